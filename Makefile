@@ -1,0 +1,30 @@
+# make quickstart   set up .venv, then baseline vs intra-distillation on a small offline corpus
+# make test         set up .venv, then the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV ?= .venv
+# The CPU wheel on machines that have it locally; elsewhere pip fetches this release.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv quickstart test clean
+
+venv: $(VENV)/.installed
+
+# torch first, so that fairseq's unpinned torch requirement does not pull a CUDA build.
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --upgrade pip
+	$(VENV)/bin/python -m pip install "$(TORCH_SPEC)"
+	$(VENV)/bin/python -m pip install -e ".[test,analysis]"
+	touch $@
+
+quickstart: venv
+	bash scripts/quickstart/run.sh
+
+test: venv
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) work *.egg-info

@@ -1,0 +1,90 @@
+"""The one place for differences between fairseq forks and torch versions.
+
+Two problems meet every fairseq user on torch >= 2.6, whose ``torch.load`` defaults
+to ``weights_only=True``:
+
+* *Reading* old checkpoints fails on ``argparse.Namespace`` (the model config of a
+  legacy ``--arch`` model) and, with ``--eval-bleu``, on numpy arrays in the saved
+  metrics.  :func:`allow_legacy_checkpoint_globals` lets torch accept exactly those
+  globals; it runs when fairseq imports the plugin (``--user-dir``), which happens at
+  argument parsing, before any checkpoint is read.
+* *Writing*: so that a colleague without the plugin (and without any allow-list) can
+  load our checkpoints, :func:`install_portable_checkpoint_writer` makes fairseq save
+  only plain containers, numbers, strings and tensors.  Stock fairseq rebuilds a
+  legacy model from a plain dict as well as from a Namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+
+try:  # the maintained forks (ve-fairseq, fairseq-fixed)
+    from fairseq.logging import metrics
+except ImportError:  # fairseq 0.12.2
+    from fairseq import metrics  # type: ignore[no-redef]
+
+__all__ = [
+    "metrics",
+    "allow_legacy_checkpoint_globals",
+    "to_portable",
+    "install_portable_checkpoint_writer",
+]
+
+
+def _numpy_globals() -> list:
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.int64)), type(np.dtype(np.float64))]
+
+
+def allow_legacy_checkpoint_globals() -> None:
+    """Let ``torch.load(weights_only=True)`` read checkpoints written by stock fairseq."""
+    if hasattr(torch.serialization, "add_safe_globals"):  # torch >= 2.4
+        torch.serialization.add_safe_globals([argparse.Namespace] + _numpy_globals())
+
+
+def to_portable(obj: Any) -> Any:
+    """Return a copy of ``obj`` that ``torch.load(weights_only=True)`` accepts with no allow-list.
+
+    Namespaces become dicts, numpy arrays tensors and numpy scalars Python numbers;
+    tensors and plain values are kept as they are (tensors are not copied).
+    """
+    if isinstance(obj, argparse.Namespace):
+        return {k: to_portable(v) for k, v in vars(obj).items()}
+    if isinstance(obj, OrderedDict):  # model state dicts
+        return OrderedDict((k, to_portable(v)) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: to_portable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_portable(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(to_portable(v) for v in obj)
+    if isinstance(obj, np.ndarray):  # e.g. --eval-bleu's n-gram counts in the saved metrics
+        return torch.from_numpy(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def install_portable_checkpoint_writer() -> None:
+    """Make fairseq's checkpoint writer save portable objects (idempotent)."""
+    from fairseq import checkpoint_utils
+
+    save = checkpoint_utils.torch_persistent_save
+    if getattr(save, "_intradistill_portable", False):
+        return
+
+    @functools.wraps(save)
+    def portable_save(obj, filename, *args, **kwargs):
+        return save(to_portable(obj), filename, *args, **kwargs)
+
+    portable_save._intradistill_portable = True  # type: ignore[attr-defined]
+    checkpoint_utils.torch_persistent_save = portable_save

@@ -1,0 +1,1 @@
+from fairseq_intradistill.criterions import intra_distillation  # noqa: F401  (registers the criterion)

@@ -1,0 +1,8 @@
+"""What fairseq needs from the plugin: registrations and checkpoint compatibility."""
+
+from fairseq_intradistill import compat
+
+compat.allow_legacy_checkpoint_globals()
+compat.install_portable_checkpoint_writer()
+
+from fairseq_intradistill import criterions, tasks  # noqa: E402,F401  (registration)

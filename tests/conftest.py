@@ -1,0 +1,86 @@
+"""Shared fixtures: a tiny binarised corpus made by the tests, and helpers to run the real CLIs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+USER_DIR = str(REPO / "fairseq_intradistill")
+
+# A Transformer small enough to train a few updates in about a second on a CPU.
+TINY_MODEL: List[str] = [
+    "--arch", "transformer",
+    "--encoder-layers", "1", "--decoder-layers", "1",
+    "--encoder-embed-dim", "32", "--decoder-embed-dim", "32",
+    "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
+    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+    "--dropout", "0.3",
+    "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", "1000",
+    "--cpu", "--seed", "1", "--no-progress-bar", "--num-workers", "0",
+]
+
+
+def cli(name: str) -> str:
+    """Path of an installed console script (fairseq-train, ...) of this environment."""
+    path = BIN / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is the package installed in this environment?")
+    return str(path)
+
+
+def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600) -> subprocess.CompletedProcess:
+    """Run a command, capturing stdout/stderr; on an unexpected exit code show its output."""
+    full_env = dict(os.environ)
+    full_env["PATH"] = f"{BIN}{os.pathsep}{full_env.get('PATH', '')}"
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
+            f"--- stdout ---\n{proc.stdout[-5000:]}\n--- stderr ---\n{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def toy_raw(tmp_path_factory) -> Path:
+    """A tiny raw parallel corpus: train/valid/test .src/.tgt."""
+    out = tmp_path_factory.mktemp("toy") / "raw"
+    run([sys.executable, "-m", "fairseq_intradistill.data.toy_corpus", "--out", out,
+         "--train", "600", "--valid", "40", "--test", "40", "--seed", "3"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def toy_bin(toy_raw) -> Path:
+    """The tiny corpus encoded with a joint SentencePiece model and binarised by fairseq."""
+    root = toy_raw.parent
+    spm_dir = root / "spm"
+    run([sys.executable, "-m", "fairseq_intradistill.data.spm", "train", "--inputs",
+         toy_raw / "train.src", toy_raw / "train.tgt", "--model-prefix", spm_dir / "spm", "--vocab-size", "200"])
+    for split in ("train", "valid", "test"):
+        for side in ("src", "tgt"):
+            run([sys.executable, "-m", "fairseq_intradistill.data.spm", "encode", "--model", spm_dir / "spm.model",
+                 "--input", toy_raw / f"{split}.{side}", "--output", spm_dir / f"{split}.{side}"])
+    out = root / "bin"
+    run([cli("fairseq-preprocess"), "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
+         "--trainpref", spm_dir / "train", "--validpref", spm_dir / "valid", "--testpref", spm_dir / "test",
+         "--destdir", out, "--workers", "1"])
+    return out
+
+
+def json_records(text: str, tag: str) -> List[dict]:
+    """The JSON payloads of fairseq log lines ``... | <tag> | {...}`` (``--log-format json``)."""
+    import json
+
+    marker = f"| {tag} | "
+    return [json.loads(line.split(marker, 1)[1]) for line in text.splitlines() if marker in line]
