@@ -33,7 +33,7 @@ def cli(name: str) -> str:
     return str(path)
 
 
-def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600) -> subprocess.CompletedProcess:
+def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600, input_text=None) -> subprocess.CompletedProcess:
     """Run a command, capturing stdout/stderr; on an unexpected exit code show its output."""
     full_env = dict(os.environ)
     full_env["PATH"] = f"{BIN}{os.pathsep}{full_env.get('PATH', '')}"
@@ -41,7 +41,8 @@ def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600) -> subp
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        input=input_text,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

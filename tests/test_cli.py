@@ -1,0 +1,152 @@
+"""fairseq's real command-line entry points with the plugin: train, resume, generate, interactive, validate."""
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from fairseq_intradistill.schedule import adaptive_alpha
+
+from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
+
+INTRA = ["--user-dir", USER_DIR, "--task", "translation_intra_distillation", "--criterion", "intra_distillation",
+         "--label-smoothing", "0.1"]
+SCHEDULE = ["--num-passes", "3", "--alpha", "5", "--adaptive-alpha", "--alpha-p", "5", "--alpha-q", "10",
+            "--alpha-max-update", "40", "--divergence", "x"]
+
+# Runs a fairseq command in a process where `import fairseq_intradistill` fails, as on the
+# machine of a colleague who does not have the plugin.
+WITHOUT_PLUGIN = """
+import importlib.abc, sys
+class NoPlugin(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "fairseq_intradistill":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, NoPlugin())
+import runpy
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
+def train(data, save_dir, *extra):
+    return run([cli("fairseq-train"), data, "--save-dir", save_dir, "--log-format", "json", "--log-interval", "1",
+                *TINY_MODEL, *extra])
+
+
+@pytest.fixture(scope="module")
+def trained(toy_bin, tmp_path_factory):
+    """An intra-distillation model trained 6 updates, then resumed to 12 (schedule over N = 40)."""
+    save = tmp_path_factory.mktemp("intra") / "ckpt"
+    first = train(toy_bin, save, *INTRA, *SCHEDULE, "--max-update", "6")
+    second = train(toy_bin, save, *INTRA, *SCHEDULE, "--max-update", "12")
+    return save, first, second
+
+
+def test_alpha_follows_the_schedule_across_resume(trained):
+    _, first, second = trained
+    records = json_records(first.stdout, "train_inner") + json_records(second.stdout, "train_inner")
+    assert [int(r["num_updates"]) for r in records] == list(range(1, 13))
+    assert "Loaded checkpoint" in second.stdout  # the second run resumed
+    for r in records:
+        t = int(r["num_updates"]) - 1  # the step that produced update t+1 ran at update_num t
+        assert float(r["alpha"]) == pytest.approx(adaptive_alpha(5.0, t, 40, 5.0, 10.0), abs=1e-4)
+        assert float(r["intra_distillation_loss"]) > 0
+        for key in ("loss", "nll_loss", "ppl"):
+            assert key in r
+    valid = json_records(second.stdout, "valid")
+    assert valid and "valid_loss" in valid[-1] and "valid_alpha" not in valid[-1]
+
+
+def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
+    save, _, _ = trained
+    code = WITHOUT_PLUGIN.replace("import runpy", "import torch\nsd = torch.load(sys.argv[1], weights_only=True)\n"
+                                  "print(sorted(sd)); raise SystemExit(0)")
+    out = run([sys.executable, "-c", code, save / "checkpoint_last.pt"])
+    assert "'model'" in out.stdout and "'cfg'" in out.stdout
+
+
+def test_generate_with_the_plugin(trained, toy_bin):
+    save, _, _ = trained
+    out = run([cli("fairseq-generate"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
+               "--beam", "5", "--remove-bpe", "sentencepiece", "--scoring", "sacrebleu", "--cpu",
+               "--max-tokens", "2000", "--required-batch-size-multiple", "1"])
+    assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 40
+    assert "BLEU" in out.stdout.splitlines()[-1]
+
+
+def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
+    save, _, _ = trained
+    out = run([sys.executable, "-c", WITHOUT_PLUGIN, "fairseq_cli.generate", toy_bin,
+               "--path", save / "checkpoint_last.pt", "--task", "translation", "--beam", "2", "--cpu",
+               "--max-tokens", "2000", "--required-batch-size-multiple", "1"])
+    assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 40
+
+
+def test_interactive_and_validate(trained, toy_bin):
+    save, _, _ = trained
+    source = (toy_bin.parent / "spm" / "test.src").read_text().splitlines()[:3]
+    out = run([cli("fairseq-interactive"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
+               "--beam", "2", "--cpu", "--source-lang", "src", "--target-lang", "tgt"],
+              input_text="\n".join(source) + "\n")
+    assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 3
+    out = run([cli("fairseq-validate"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
+               "--task", "translation_intra_distillation", "--cpu", "--max-tokens", "2000"])
+    log = out.stdout + out.stderr
+    assert "valid on 'valid' subset" in log and "| loss " in log
+
+
+def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
+    common = ["--max-update", "5", "--label-smoothing", "0.1", "--no-save"]
+    stock = train(toy_bin, tmp_path / "stock", "--task", "translation", "--criterion",
+                  "label_smoothed_cross_entropy", *common)
+    ours = train(toy_bin, tmp_path / "ours", *INTRA, "--num-passes", "1", "--alpha", "0", *common)
+    keys = ("loss", "nll_loss", "gnorm", "wpb", "num_updates")
+    stock_rows = [[r[k] for k in keys] for r in json_records(stock.stdout, "train_inner")]
+    our_rows = [[r[k] for k in keys] for r in json_records(ours.stdout, "train_inner")]
+    assert len(stock_rows) == 5 and stock_rows == our_rows
+    assert json_records(stock.stdout, "valid")[-1]["valid_loss"] == json_records(ours.stdout, "valid")[-1]["valid_loss"]
+
+
+def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
+    train(toy_bin, tmp_path, "--user-dir", USER_DIR, "--task", "translation", "--criterion",
+          "label_smoothed_cross_entropy", "--max-update", "2")
+    code = WITHOUT_PLUGIN.replace("import runpy", "import torch\ntorch.load(sys.argv[1], weights_only=True)\n"
+                                  "raise SystemExit(0)")
+    run([sys.executable, "-c", code, tmp_path / "checkpoint_last.pt"])
+
+
+BAD_CONFIGS = [
+    (["--num-passes", "0"], "--num-passes must be >= 1"),
+    (["--alpha", "-1"], "--alpha must be >= 0"),
+    (["--adaptive-alpha", "--alpha-p", "10", "--alpha-q", "10"], "--alpha-p must be < --alpha-q"),
+    (["--adaptive-alpha", "--alpha-p", "0"], "--alpha-p must be > 0"),
+    (["--adaptive-alpha", "--max-update", "0"], "--adaptive-alpha needs a horizon"),
+    (["--divergence", "kl"], "argument --divergence: invalid choice: 'kl'"),
+    (["--divergence", "mse"], "--divergence mse is for regression outputs"),
+]
+
+
+def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
+    def attempt(case):
+        flags, _ = case
+        base = ["--max-update", "3"] if "--max-update" not in flags else []
+        return run([cli("fairseq-train"), toy_bin, *INTRA, *TINY_MODEL, "--save-dir", tmp_path / "x", *base, *flags],
+                   check=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(attempt, BAD_CONFIGS))
+    for (flags, message), proc in zip(BAD_CONFIGS, results):
+        assert proc.returncode != 0, flags
+        log = proc.stdout + proc.stderr
+        assert message in log, (flags, log[-2000:])
+        assert "Start iterating over samples" not in log
+    assert not (tmp_path / "x" / "checkpoint_last.pt").exists()
+
+
+def test_adaptive_alpha_needs_the_task(toy_bin, tmp_path):
+    proc = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--task", "translation", "--criterion",
+                "intra_distillation", "--adaptive-alpha", "--max-update", "3", *TINY_MODEL, "--save-dir", tmp_path],
+               check=False)
+    assert proc.returncode != 0 and "--task translation_intra_distillation" in proc.stdout + proc.stderr

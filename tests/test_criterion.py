@@ -1,0 +1,153 @@
+"""The criterion and task in-process, on a tiny model built by fairseq from the tiny corpus."""
+
+import copy
+import math
+
+import pytest
+import torch
+
+import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion and task)
+from fairseq import options, tasks
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq_intradistill.compat import metrics
+from fairseq_intradistill.criterions.intra_distillation import IntraDistillationCriterion
+from fairseq_intradistill.schedule import adaptive_alpha
+
+from conftest import TINY_MODEL
+
+
+def build(toy_bin, *extra, task="translation_intra_distillation", criterion="intra_distillation"):
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(
+        parser, [str(toy_bin), "--task", task, "--criterion", criterion, "--label-smoothing", "0.1",
+                 "--max-update", "100", *TINY_MODEL, *extra]
+    )
+    cfg = convert_namespace_to_omegaconf(args)
+    the_task = tasks.setup_task(cfg.task)
+    the_task.load_dataset("valid")
+    torch.manual_seed(0)
+    model = the_task.build_model(cfg.model)
+    itr = the_task.get_batch_iterator(the_task.dataset("valid"), max_tokens=400).next_epoch_itr(shuffle=False)
+    return the_task, model, the_task.build_criterion(cfg.criterion), next(iter(itr))
+
+
+NO_DROPOUT = ("--dropout", "0", "--attention-dropout", "0", "--activation-dropout", "0")
+
+
+def loss_and_grads(model, criterion, sample, seed=1):
+    model.zero_grad()
+    torch.manual_seed(seed)
+    loss, sample_size, log = criterion(model, sample)
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}, log
+
+
+def test_batched_and_sequential_agree_without_dropout(toy_bin):
+    task, model, criterion, sample = build(toy_bin, "--num-passes", "3", *NO_DROPOUT)
+    model.train()
+    loss_b, grads_b, log_b = loss_and_grads(model, criterion, sample)
+    criterion.pass_mode = "sequential"
+    loss_s, grads_s, log_s = loss_and_grads(model, criterion, sample)
+    assert loss_b.item() == pytest.approx(loss_s.item(), rel=1e-5)
+    for name in grads_b:
+        torch.testing.assert_close(grads_b[name], grads_s[name], rtol=1e-4, atol=1e-6)
+    # with every dropout off the K passes are identical: zero divergence
+    assert abs(log_b["intra_distillation_loss"].item()) < 1e-4
+    assert abs(log_s["intra_distillation_loss"].item()) < 1e-4
+
+
+def test_dropout_makes_passes_differ_and_loss_adds_alpha_times_divergence(toy_bin):
+    task, model, criterion, sample = build(toy_bin, "--num-passes", "3", "--alpha", "2")
+    model.train()
+    torch.manual_seed(3)
+    loss, sample_size, log = criterion(model, sample)
+    div = log["intra_distillation_loss"].item()
+    assert div > 0
+    # loss = mean CE over passes + alpha * divergence; recompute the CE part with alpha 0
+    criterion.alpha = 0.0
+    torch.manual_seed(3)
+    loss0, _, log0 = criterion(model, sample)
+    assert loss.item() == pytest.approx(loss0.item() + 2 * div, rel=1e-5)
+    assert log["alpha_weighted"] == 2 * sample_size
+    assert sample_size == sample["ntokens"]  # normalised by one copy of the batch
+
+
+def test_one_pass_alpha_zero_equals_label_smoothed_cross_entropy(toy_bin):
+    task, model, criterion, sample = build(toy_bin, "--num-passes", "1", "--alpha", "0")
+    stock = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
+    model.train()
+    ours = loss_and_grads(model, criterion, sample, seed=5)
+    theirs = loss_and_grads(model, stock, sample, seed=5)
+    assert ours[0].item() == theirs[0].item()
+    for name in ours[1]:
+        assert torch.equal(ours[1][name], theirs[1][name])
+
+
+def test_sample_is_not_modified(toy_bin):
+    for mode in ("batched", "sequential"):
+        task, model, criterion, sample = build(toy_bin, "--num-passes", "3", "--pass-mode", mode)
+        before = copy.deepcopy(sample)
+        model.train()
+        criterion(model, sample)
+        assert sample.keys() == before.keys()
+        for key in ("id", "target", "ntokens", "nsentences"):
+            assert torch.equal(torch.as_tensor(sample[key]), torch.as_tensor(before[key]))
+        for key, value in before["net_input"].items():
+            assert torch.equal(sample["net_input"][key], value), key
+
+
+def test_validation_is_one_pass_and_comparable(toy_bin):
+    task, model, criterion, sample = build(toy_bin, "--num-passes", "3")
+    stock = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
+    loss, _, log = task.valid_step(sample, model, criterion)
+    stock_loss, _, stock_log = task.valid_step(sample, model, stock)
+    assert loss.item() == pytest.approx(stock_loss.item(), rel=1e-6)
+    assert log["nll_loss"].item() == pytest.approx(stock_log["nll_loss"].item(), rel=1e-6)
+    assert "intra_distillation_loss" not in log and "alpha_weighted" not in log
+
+
+class _Optimizer:
+    """The part of fairseq's optimizer interface that Task.train_step uses."""
+
+    def backward(self, loss):
+        loss.backward()
+
+
+@pytest.mark.parametrize("update_num", [0, 5, 10, 20, 60])
+def test_task_feeds_the_update_number_to_the_schedule(toy_bin, update_num):
+    task, model, criterion, sample = build(
+        toy_bin, "--num-passes", "2", "--alpha", "5", "--adaptive-alpha", "--alpha-p", "5", "--alpha-q", "10"
+    )
+    _, sample_size, log = task.train_step(sample, model, criterion, _Optimizer(), update_num)
+    expected = adaptive_alpha(5.0, update_num, 100, 5.0, 10.0)  # horizon = --max-update 100
+    assert log["alpha_weighted"] / sample_size == pytest.approx(expected)
+    assert expected == {0: 0.0, 10: 1.0, 20: 5.0, 60: 5.0}.get(update_num, expected)
+
+
+def test_alpha_max_update_overrides_the_horizon(toy_bin):
+    task, model, criterion, sample = build(
+        toy_bin, "--num-passes", "2", "--adaptive-alpha", "--alpha-max-update", "1000"
+    )
+    criterion.set_num_updates(100)  # N/q with N = 1000, q = 10
+    assert criterion.current_alpha() == pytest.approx(1.0)
+
+
+def test_reduce_metrics_over_summed_micro_batches():
+    # fairseq sums logging outputs over --update-freq and workers before reduce_metrics
+    logs = [
+        {"loss": torch.tensor(30.0), "nll_loss": torch.tensor(20.0), "intra_distillation_loss": torch.tensor(4.0),
+         "alpha_weighted": 2.5 * 10, "ntokens": 10, "nsentences": 2, "sample_size": 10},
+        {"loss": torch.tensor(60.0), "nll_loss": torch.tensor(40.0), "intra_distillation_loss": torch.tensor(2.0),
+         "alpha_weighted": 2.5 * 30, "ntokens": 30, "nsentences": 3, "sample_size": 30},
+    ]
+    assert IntraDistillationCriterion.logging_outputs_can_be_summed()
+    summed = {k: sum(log[k] for log in logs) for k in logs[0]}
+    for outputs in (logs, [summed]):
+        with metrics.aggregate() as agg:
+            IntraDistillationCriterion.reduce_metrics(outputs)
+        values = agg.get_smoothed_values()
+        assert values["alpha"] == pytest.approx(2.5)
+        assert values["intra_distillation_loss"] == pytest.approx(6.0 / 40 / math.log(2), abs=1e-4)
+        assert values["loss"] == pytest.approx(90.0 / 40 / math.log(2), abs=1e-3)
+        assert values["nll_loss"] == pytest.approx(60.0 / 40 / math.log(2), abs=1e-3)

@@ -1,0 +1,90 @@
+"""configs/iwslt14/*.yaml give the runs of scripts/iwslt14/train.sh (for fairseq-hydra-train)."""
+
+import json
+import sys
+
+from conftest import REPO, USER_DIR, cli, run
+
+# Runs in a fresh interpreter: fairseq's argument parsing needs the plugin registered, and an
+# in-process import would leave fairseq in sys.modules for the other tests.
+CHECK = r"""
+import json, sys
+from omegaconf import OmegaConf
+from fairseq import options
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+import fairseq_intradistill.plugin  # registers the task and criterion, as --user-dir does
+from fairseq_intradistill.data.recipes import train_flags
+
+repo, method, data = sys.argv[1:4]
+# What scripts/common/train.sh adds around the recipe's flags (on one fp16 GPU).
+method_flags = {"baseline": ["--task", "translation", "--criterion", "label_smoothed_cross_entropy"],
+                "intra": ["--task", "translation_intra_distillation", "--criterion", "intra_distillation"]}[method]
+script_args = [data, *method_flags, *train_flags("iwslt14", method, gpus=1), "--fp16", "--log-format", "json"]
+default_args = [data, *method_flags, "--arch", "transformer_iwslt_de_en"]
+
+def config(argv):
+    parser = options.get_training_parser()
+    return convert_namespace_to_omegaconf(options.parse_args_and_arch(parser, argv))
+
+script, default = config(script_args), config(default_args)
+yaml = OmegaConf.load(f"{repo}/configs/iwslt14/{method}.yaml")
+
+def get(cfg, group, key):
+    node = cfg[group]
+    if key == "_name" and group == "model":
+        return getattr(node, "_name", None) or getattr(node, "arch")
+    return node[key] if not hasattr(node, "__dict__") or key in node else getattr(node, key)
+
+def same(a, b):
+    if isinstance(a, (list, tuple)) or OmegaConf.is_list(a):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+problems, checked = [], 0
+unset = {("common", "user_dir"), ("task", "data"), ("checkpoint", "save_dir")}
+for group, values in yaml.items():
+    for key in values:
+        if (group, key) in unset:
+            continue
+        checked += 1
+        if not same(yaml[group][key], get(script, group, key)):
+            problems.append(f"{group}.{key}: yaml {yaml[group][key]!r}, script {get(script, group, key)!r}")
+# Every setting the script changes from fairseq's defaults must be in the yaml.
+for group in ("common", "task", "model", "criterion", "optimizer", "lr_scheduler", "optimization", "dataset", "checkpoint"):
+    keys = vars(script[group]) if hasattr(script[group], "__dict__") and not OmegaConf.is_config(script[group]) else script[group].keys()
+    for key in keys:
+        if key in ("_name", "data", "arch", "user_dir") or key.startswith("_"):
+            continue
+        a, b = get(script, group, key), get(default, group, key)
+        if not same(a, b) and key not in yaml.get(group, {}):
+            problems.append(f"{group}.{key} = {a!r} in the script, missing from the yaml")
+print(json.dumps({"checked": checked, "problems": problems}))
+"""
+
+
+def test_yaml_configs_equal_the_script_flags(toy_bin):
+    for method in ("baseline", "intra"):
+        proc = run([sys.executable, "-c", CHECK, REPO, method, toy_bin])
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["problems"] == [], (method, result["problems"])
+        assert result["checked"] >= 20
+
+
+def test_hydra_train_runs_the_intra_config(toy_bin, tmp_path):
+    save = tmp_path / "ckpt"
+    tiny = {"model._name": "transformer", "++model.encoder_layers": 1, "++model.decoder_layers": 1,
+            "++model.encoder_embed_dim": 32, "++model.decoder_embed_dim": 32,
+            "++model.encoder_ffn_embed_dim": 64, "++model.decoder_ffn_embed_dim": 64,
+            "++model.encoder_attention_heads": 2, "++model.decoder_attention_heads": 2,
+            "common.fp16": "false", "++common.cpu": "true", "optimization.max_update": 2,
+            "dataset.max_tokens": 1000, "++dataset.num_workers": 0, "++common.log_file": save / "train.log"}
+    run([cli("fairseq-hydra-train"), "--config-dir", REPO / "configs" / "iwslt14", "--config-name", "intra",
+         f"task.data={toy_bin}", f"checkpoint.save_dir={save}", f"common.user_dir={USER_DIR}",
+         *[f"{k}={v}" for k, v in tiny.items()]], cwd=tmp_path)
+    assert (save / "checkpoint_last.pt").is_file()
+    records = [json.loads(line) for line in (save / "train.log").read_text().splitlines() if line.startswith("{\"")]
+    epoch = next(r for r in records if "train_num_updates" in r)
+    assert epoch["train_num_updates"] == "2" and "train_intra_distillation_loss" in epoch

@@ -1,0 +1,153 @@
+"""The recipes' Python pieces: cleaning, splitting, batch plans, flags, the results table, checksums."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+from fairseq_intradistill import results
+from fairseq_intradistill.data import iwslt14, moses, recipes, wmt17
+from fairseq_intradistill.data.archives import ArchiveError, verify_archive
+
+
+def test_clean_mask_is_clean_corpus_n():
+    src = ["a b c", "a", "a b c d", "", " ".join(["x"] * 176), "a b"]
+    tgt = ["a b c", "a b c d", "a b", "a", " ".join(["y"] * 176), "a b c"]
+    # kept: equal; 1:4 ratio; 4:2 ratio; empty side; over 175; exactly 1.5.
+    assert moses.clean_mask(src, tgt) == [True, False, False, False, False, True]
+    with pytest.raises(ValueError, match="different lengths"):
+        moses.clean_mask(["a"], [])
+
+
+def test_moses_round_trip_restores_escaped_text():
+    tokens = moses.tokenize_lines(["It's a \"test\" & more."], "en")
+    assert tokens == ["It &apos;s a &quot; test &quot; &amp; more ."]
+    assert moses.detokenize_lines([t.lower() for t in tokens], "en") == ["it's a \"test\" & more."]
+
+
+def test_split_valid_takes_every_23rd_line():
+    lines = [str(i) for i in range(1, 70)]
+    train, valid = iwslt14.split_valid(lines)
+    assert valid == ["23", "46", "69"] and len(train) == 66 and "23" not in train
+
+
+def test_train_lines_and_seg_lines():
+    tags = ["<url>http://x</url>", "<keywords>a</keywords>", "<talkid>1</talkid>",
+            "<title>My Talk</title>", "<description>About</description>", "Hello there."]
+    assert iwslt14.train_lines(tags) == ["My Talk", "About", "Hello there."]
+    xml = ['<doc docid="1">', '<seg id="1"> It\u2019s Here </seg>', "<title>t</title>", '<seg id="22">Two</seg>']
+    assert iwslt14.seg_lines(xml) == ["it's here", "two"]
+    assert wmt17.sgm_lines(['<seg id="3"> Ein Test. </seg>', "<p>"]) == ["Ein Test."]
+
+
+def test_batch_plan_keeps_the_effective_batch():
+    assert recipes.batch_plan(4096, 4096, 0) == (4096, 1)  # CPU counts as one device
+    assert recipes.batch_plan(4096, 4096, 2) == (2048, 1)
+    assert recipes.batch_plan(65536, 4096, 1) == (4096, 16)
+    assert recipes.batch_plan(65536, 4096, 8) == (4096, 2)
+    tokens, freq = recipes.batch_plan(65536, 4096, 3)
+    assert freq == 6 and tokens <= 4096 and 65536 - 3 * 6 * tokens < 3 * 6
+
+
+def test_flags_for_both_recipes():
+    flags = recipes.train_flags("iwslt14", "intra", gpus=1)
+    value = lambda f, name: f[f.index(name) + 1]  # noqa: E731
+    assert value(flags, "--arch") == "transformer_iwslt_de_en" and value(flags, "--max-update") == "50000"
+    assert value(flags, "--warmup-updates") == "8000" and value(flags, "--adam-eps") == "1e-6"
+    assert "--adaptive-alpha" in flags and value(flags, "--alpha-q") == "10"
+    assert "--num-passes" not in recipes.train_flags("iwslt14", "baseline", gpus=1)
+    fixed = recipes.train_flags("iwslt14", "intra", 1, num_passes=4, alpha_mode="fixed", arch="transformer")
+    assert "--adaptive-alpha" not in fixed and value(fixed, "--num-passes") == "4" and value(fixed, "--arch") == "transformer"
+    wmt = recipes.train_flags("wmt17", "intra", gpus=2)
+    assert value(wmt, "--alpha-p") == "10" and value(wmt, "--alpha-q") == "16" and "--share-all-embeddings" in wmt
+    assert value(wmt, "--update-freq") == "8" and value(wmt, "--max-update") == "80000"
+    with pytest.raises(ValueError, match="baseline or intra"):
+        recipes.train_flags("iwslt14", "rdrop", 1)
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--recipe", "iwslt14",
+                "--method", "intra", "--gpus", "1", "--num-passes", "0"], check=False)
+    assert proc.returncode != 0 and "number of passes must be >= 1" in proc.stderr
+
+
+def test_test_set_checksums_are_sacrebleus():
+    from sacrebleu.dataset import DATASETS
+
+    for key, name in (("newstest2016", "wmt16"), ("newstest2017", "wmt17")):
+        source = wmt17.FILES[key]
+        assert source.url in DATASETS[name].data and source.md5 in DATASETS[name].md5
+
+
+def test_verify_archive_checks_a_given_checksum(tmp_path):
+    import tarfile
+
+    path = tmp_path / "a.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(__file__, arcname="x.py")
+    digest = verify_archive(path)
+    assert verify_archive(path, sha256=digest) == digest
+    with pytest.raises(ArchiveError, match="checksum mismatch"):
+        verify_archive(path, sha256="0" * 64)
+    # The real release's sha256 is not known to us: it must stay unset, not invented.
+    assert iwslt14.ARCHIVE_SHA256 is None
+
+
+def test_fetch_uses_a_local_copy_and_records_its_checksum(tmp_path):
+    import tarfile
+
+    target = tmp_path / "2014-01.tgz"
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(__file__, arcname="2014-01/x.py")
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.iwslt14", "fetch", "--target", target])
+    record = (tmp_path / "2014-01.tgz.sha256").read_text().split()[0]
+    assert record in proc.stderr and len(record) == 64
+    # Later runs compare against the record: a changed file is refused.
+    target.write_bytes(target.read_bytes()[:-10])
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.iwslt14", "fetch", "--target", target], check=False)
+    assert proc.returncode != 0 and "checksum mismatch" in proc.stderr
+
+
+def test_compound_split_and_bleu():
+    assert wmt17.compound_split("Ein Test-Fall mit Nord-Süd-Achse") == \
+        "Ein Test ##AT##-##AT## Fall mit Nord ##AT##-##AT## Süd ##AT##-##AT## Achse"
+    # Non-overlapping matches, as Perl's s///g: the middle letter of "A-B-C" is consumed once.
+    assert wmt17.compound_split("A-B-C") == "A ##AT##-##AT## B-C"
+    perfect = wmt17.compound_bleu(["Das ist ein Test-Fall."], ["Das ist ein Test-Fall."])
+    assert perfect["bleu"] == 100.0 and perfect["num_sentences"] == 1
+
+
+def _write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0) -> None:
+    folder.mkdir(parents=True)
+    record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
+    (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
+    (folder / "bleu-test.json").write_text(json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a"}))
+
+
+def test_results_table_per_pair_beside_the_paper(tmp_path):
+    for pair, base, intra in (("de-en", 30.0, 32.5), ("nl-en", 28.0, 29.0)):
+        exp = tmp_path / pair
+        _write_run(exp / "baseline", base)
+        _write_run(exp / "intra", intra, wall=60.0)
+        (exp / "experiment.json").write_text(json.dumps({"benchmark": "iwslt14", "pair": pair}))
+    proc = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "de-en", tmp_path / "nl-en",
+                "--json", tmp_path / "rows.json"])
+    lines = proc.stdout.splitlines()
+    de = next(line for line in lines if line.startswith("iwslt14    de-en")).split()
+    nl = next(line for line in lines if line.startswith("iwslt14    nl-en")).split()
+    assert de[2:] == ["30.00", "32.50", "+2.50", "33.07", "36.10", "+3.03"]
+    assert nl[2:] == ["28.00", "29.00", "+1.00", "n/a", "n/a", "n/a"]
+    assert "iwslt14 mean gain over 2 pair(s): +1.75 (paper, 8 pairs: +3.54)" in proc.stdout
+    assert "n/a = the paper's number for this pair is not in our sources" in proc.stdout
+    assert re.search(r"^de-en\s+intra\s+32\.50\s+10\s+60\s+\d+\s+3\.00x$", proc.stdout, re.M)
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [(r["pair"], r["method"], r["paper_bleu"]) for r in rows] == [
+        ("de-en", "baseline", 33.07), ("de-en", "intra", 36.10), ("nl-en", "baseline", None), ("nl-en", "intra", None)]
+
+
+def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
+    _write_run(tmp_path / "quick" / "baseline", 12.0)
+    out = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "quick"]).stdout
+    assert out.splitlines()[0].split() == ["experiment", "method", "BLEU", "updates", "time", "s", "tokens/s", "cost"]
+    assert "paper" not in out and "n/a" not in out
+
