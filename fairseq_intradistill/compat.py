@@ -34,6 +34,7 @@ __all__ = [
     "allow_legacy_checkpoint_globals",
     "to_portable",
     "install_portable_checkpoint_writer",
+    "allow_cpu_pytorch_ddp",
 ]
 
 
@@ -88,3 +89,26 @@ def install_portable_checkpoint_writer() -> None:
 
     portable_save._intradistill_portable = True  # type: ignore[attr-defined]
     checkpoint_utils.torch_persistent_save = portable_save
+
+
+def allow_cpu_pytorch_ddp() -> None:
+    """Let ``--ddp-backend c10d``/``pytorch_ddp`` wrap a CPU model (idempotent).
+
+    fairseq always passes ``device_ids=[device_id]`` to ``DistributedDataParallel``, which
+    torch rejects for CPU modules; CPU runs (gloo, ``--cpu``) need ``device_ids=None``.
+    """
+    from fairseq.models import distributed_fairseq_model
+
+    ddp = distributed_fairseq_model.DistributedDataParallel
+    if getattr(ddp, "_intradistill_cpu_safe", False):
+        return
+
+    class CpuSafeDistributedDataParallel(ddp):
+        _intradistill_cpu_safe = True
+
+        def __init__(self, module, device_ids=None, output_device=None, **kwargs):
+            if all(p.device.type == "cpu" for p in module.parameters()):
+                device_ids = output_device = None
+            super().__init__(module, device_ids=device_ids, output_device=output_device, **kwargs)
+
+    distributed_fairseq_model.DistributedDataParallel = CpuSafeDistributedDataParallel

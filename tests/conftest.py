@@ -80,8 +80,13 @@ def toy_bin(toy_raw) -> Path:
 
 
 def json_records(text: str, tag: str) -> List[dict]:
-    """The JSON payloads of fairseq log lines ``... | <tag> | {...}`` (``--log-format json``)."""
-    import json
+    """The JSON payloads of fairseq's ``--log-format json`` lines for ``tag`` (train_inner, valid, ...).
 
-    marker = f"| {tag} | "
-    return [json.loads(line.split(marker, 1)[1]) for line in text.splitlines() if marker in line]
+    fairseq's CLI prints ``... | INFO | <tag> | {...}``; under Python's default logging format
+    (e.g. when run through ``runpy``) the same record reads ``INFO:<tag>:{...}``.
+    """
+    import json
+    import re
+
+    pattern = re.compile(r"(?:\| |INFO:)" + re.escape(tag) + r"(?: \| |:)(\{.*\})\s*$")
+    return [json.loads(m.group(1)) for m in map(pattern.search, text.splitlines()) if m]
