@@ -5,6 +5,11 @@
 Each DIR holds one folder per method (``baseline``, ``intra``, or any other name), each with
 the ``train.log`` that ``scripts/common/train.sh`` writes (fairseq's JSON log) and the
 ``bleu-test.json`` that ``scripts/common/evaluate.sh`` writes.
+
+A DIR made by a recipe (``scripts/iwslt14``, ``scripts/wmt17``) also holds ``experiment.json``
+(``{"benchmark": "iwslt14", "pair": "de-en"}``); the output then adds a second table, one row
+per pair: our baseline and intra-distillation BLEU beside the paper's.  Only the numbers of
+``PAPER_BLEU`` are shown (those we could source); other cells read ``n/a``, never a guess.
 """
 
 from __future__ import annotations
@@ -14,9 +19,22 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 METHOD_ORDER = ("baseline", "intra")
+
+# The published numbers we could source (see docs/reproduction.md); nothing else is shown.
+PAPER_BLEU: Dict[Tuple[str, str], Dict[str, float]] = {
+    # Xu et al. 2022, Table 2, as quoted by a public reproduction.
+    ("iwslt14", "de-en"): {"baseline": 33.07, "intra": 36.10},
+}
+# An independent reproduction (1 V100, 50k updates), shown as a note.
+REPRODUCTION_BLEU: Dict[Tuple[str, str], Dict[str, float]] = {
+    ("iwslt14", "de-en"): {"baseline": 32.90, "intra": 35.11},
+}
+# The paper's abstract: mean gain of intra-distillation over the 8 IWSLT'14 pairs.
+PAPER_MEAN_GAIN: Dict[str, Tuple[float, int]] = {"iwslt14": (3.54, 8)}
+MISSING = "n/a"
 
 
 @dataclass
@@ -28,6 +46,11 @@ class RunSummary:
     updates: Optional[int]
     seconds: Optional[float]
     tokens_per_second: Optional[float]
+    benchmark: Optional[str] = None
+    pair: Optional[str] = None
+    paper_bleu: Optional[float] = None
+    # WMT: tokenised, compound-split BLEU (bleu-test-compound.json), for older papers.
+    bleu_compound: Optional[float] = None
 
 
 def epoch_records(log: Path) -> List[dict]:
@@ -69,11 +92,32 @@ def training_stats(log: Path) -> dict:
     }
 
 
+def read_experiment(experiment_dir: Path) -> Tuple[Optional[str], Optional[str]]:
+    """(benchmark, pair) from ``experiment.json``, or (None, None) for a folder without one."""
+    meta_file = experiment_dir / "experiment.json"
+    if not meta_file.is_file():
+        return None, None
+    try:
+        meta = json.loads(meta_file.read_text())
+        return str(meta["benchmark"]), str(meta["pair"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{meta_file}: not a valid experiment description ({e})") from e
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: unreadable ({e})") from e
+
+
 def summarise_run(experiment_dir: Path, method: str) -> RunSummary:
     run = experiment_dir / method
     stats = training_stats(run / "train.log") if (run / "train.log").is_file() else {}
-    bleu_file = run / "bleu-test.json"
-    bleu = json.loads(bleu_file.read_text()) if bleu_file.is_file() else {}
+    bleu = _read_json(run / "bleu-test.json")
+    benchmark, pair = read_experiment(experiment_dir)
     return RunSummary(
         experiment=experiment_dir.name,
         method=method,
@@ -82,6 +126,10 @@ def summarise_run(experiment_dir: Path, method: str) -> RunSummary:
         updates=stats.get("updates"),
         seconds=stats.get("seconds"),
         tokens_per_second=stats.get("tokens_per_second"),
+        benchmark=benchmark,
+        pair=pair,
+        paper_bleu=PAPER_BLEU.get((benchmark, pair), {}).get(method) if benchmark else None,
+        bleu_compound=_read_json(run / "bleu-test-compound.json").get("bleu"),
     )
 
 
@@ -121,6 +169,59 @@ def format_table(runs: List[RunSummary]) -> str:
     return "\n".join(lines)
 
 
+def _gain(base: Optional[float], intra: Optional[float]) -> Optional[float]:
+    return intra - base if base is not None and intra is not None else None
+
+
+def _cell(value: Optional[float], spec: str, missing: str) -> str:
+    return missing if value is None else format(value, spec)
+
+
+def format_pair_table(runs: List[RunSummary]) -> str:
+    """One row per (benchmark, pair): our baseline and intra BLEU and gain beside the paper's.
+
+    Our missing values print ``-`` (not run or not evaluated yet); the paper's missing
+    values print ``n/a`` (not published in the sources we have).
+    """
+    pairs: Dict[Tuple[str, str], Dict[str, RunSummary]] = {}
+    for r in runs:
+        if r.benchmark:
+            pairs.setdefault((r.benchmark, r.pair), {})[r.method] = r
+    header = (f"{'benchmark':<10} {'pair':<7} {'baseline':>8} {'intra':>7} {'gain':>6} "
+              f"{'paper baseline':>14} {'paper intra':>11} {'paper gain':>10}")
+    lines = [header, "-" * len(header)]
+    gains: Dict[str, List[float]] = {}
+    for (benchmark, pair), by_method in sorted(pairs.items()):
+        base = by_method.get("baseline").bleu if "baseline" in by_method else None
+        intra = by_method.get("intra").bleu if "intra" in by_method else None
+        paper = PAPER_BLEU.get((benchmark, pair), {})
+        gain = _gain(base, intra)
+        if gain is not None:
+            gains.setdefault(benchmark, []).append(gain)
+        lines.append(
+            f"{benchmark:<10} {pair:<7} {_cell(base, '.2f', '-'):>8} {_cell(intra, '.2f', '-'):>7} "
+            f"{_cell(gain, '+.2f', '-'):>6} {_cell(paper.get('baseline'), '.2f', MISSING):>14} "
+            f"{_cell(paper.get('intra'), '.2f', MISSING):>11} "
+            f"{_cell(_gain(paper.get('baseline'), paper.get('intra')), '+.2f', MISSING):>10}"
+        )
+    for benchmark, values in sorted(gains.items()):
+        published = PAPER_MEAN_GAIN.get(benchmark)
+        paper_note = f"paper, {published[1]} pairs: {published[0]:+.2f}" if published else f"paper: {MISSING}"
+        lines.append(f"{benchmark} mean gain over {len(values)} pair(s): {sum(values) / len(values):+.2f} ({paper_note})")
+    for (benchmark, pair) in sorted(pairs):
+        repro = REPRODUCTION_BLEU.get((benchmark, pair))
+        if repro:
+            lines.append(f"{benchmark} {pair}, independent reproduction (1 V100): baseline {repro['baseline']:.2f}, "
+                         f"intra {repro['intra']:.2f}")
+    compound = [r for r in runs if r.bleu_compound is not None]
+    for r in compound:
+        lines.append(f"{r.benchmark or r.experiment} {r.pair or ''} {r.method}: tokenised compound-split BLEU "
+                     f"{r.bleu_compound:.2f}")
+    lines.append(f"{MISSING} = the paper's number for this pair is not in our sources (docs/reproduction.md); "
+                 "- = not run or not evaluated yet")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dirs", nargs="+", type=Path, help="experiment folders")
@@ -132,6 +233,9 @@ def main(argv=None) -> None:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1)
     print(format_table(runs))
+    if any(r.benchmark for r in runs):
+        print()
+        print(format_pair_table(runs))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n")
 

@@ -51,7 +51,7 @@ def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = 
         pairs = [toy.sentence_pair(rng) for _ in range(PER_CORPUS)]
         # English is the source here; punctuation to normalise, and one pair to drop (ratio).
         en = [p[1].replace(" .", " \u201cok\u201d .") if j == 0 else p[1] for j, p in enumerate(pairs)]
-        de = [p[0] for p in pairs]
+        de = [p[0] + " \u201cok\u201d" if j == 0 else p[0] for j, p in enumerate(pairs)]
         en.append("a short one .")
         de.append(" ".join(["lang"] * 20))
         if archive == skip:
@@ -124,11 +124,13 @@ def test_prepare_writes_cleaned_text_and_binaries(wmt):
 def test_train_and_evaluate_intra(wmt):
     out = wmt["out"]
     proc = bash("train.sh", "--method", "intra", "--out", out, *TINY_MODEL, "--max-update", "2")
-    log = proc.stdout + proc.stderr
-    # The authors' WMT schedule and shared embeddings reach fairseq.
-    assert "'alpha_p': 10.0, 'alpha_q': 16.0" in log and "'share_all_embeddings': True" in log
-    assert "'update_freq': [16]" in log
     run_dir = out / "runs" / "en-de" / "intra"
+    log = (run_dir / "train.log").read_text()  # starts with the configuration fairseq ran
+    # The authors' WMT schedule and shared embeddings reach fairseq.
+    assert "'alpha_p': 10.0, 'alpha_q': 16.0" in log and "share_all_embeddings=True" in log
+    # --max-tokens 1000 (TINY_MODEL) keeps 65,536 tokens per update: ceil(65536 / 1000) micro-batches.
+    assert "'update_freq': [66]" in log and "'max_tokens': 992" in log
+    assert "training intra model" in proc.stderr
     assert (run_dir / "train.done").is_file()
     assert "is trained, skipping" in bash("train.sh", "--method", "intra", "--out", out).stderr
     bash("evaluate.sh", "--checkpoint", run_dir / "checkpoint_best.pt", "--out", out)

@@ -6,7 +6,7 @@ source "$here/lib.sh"
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/common/train.sh --data DIR --method {baseline,intra} --save-dir DIR [--log FILE] [FAIRSEQ OPTIONS...]
+Usage: scripts/common/train.sh --data DIR --method {baseline,intra} --save-dir DIR [--log FILE] [--fixed-alpha] [FAIRSEQ OPTIONS...]
 
 Runs fairseq-train on binarised DATA with the plugin loaded (--user-dir), so that
 baseline and intra-distillation checkpoints go through the same code and load anywhere.
@@ -14,6 +14,8 @@ baseline and intra-distillation checkpoints go through the same code and load an
   intra     --task translation_intra_distillation --criterion intra_distillation
             with the paper's defaults (--num-passes 3 --alpha 5 --adaptive-alpha
             --alpha-p 5 --alpha-q 10 --divergence x); later options override them.
+            --fixed-alpha drops --adaptive-alpha (a store-true flag that a later
+            option cannot switch off): a constant alpha from the first update.
 Every other option goes to fairseq-train unchanged (architecture, optimiser, ...).
 Adds --cpu (with a warning) when no GPU is found.  Training resumes from
 SAVE_DIR/checkpoint_last.pt when it exists, so a second run continues or does nothing.
@@ -21,7 +23,7 @@ The JSON log goes to --log (default SAVE_DIR/train.log) as well as to the termin
 USAGE
 }
 
-data="" method="" save_dir="" log_file=""
+data="" method="" save_dir="" log_file="" fixed_alpha=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --method) method="${2:-}"; shift 2 ;;
     --save-dir) save_dir="${2:-}"; shift 2 ;;
     --log) log_file="${2:-}"; shift 2 ;;
+    --fixed-alpha) fixed_alpha=1; shift ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -45,6 +48,11 @@ case "$method" in
                        --num-passes 3 --alpha 5 --adaptive-alpha --alpha-p 5 --alpha-q 10 --divergence x) ;;
   *) die "--method must be baseline or intra (got '$method')" ;;
 esac
+if [ "$fixed_alpha" -eq 1 ]; then
+  kept=()
+  for flag in "${method_flags[@]}"; do [ "$flag" = --adaptive-alpha ] || kept+=("$flag"); done
+  method_flags=("${kept[@]}")
+fi
 
 mkdir -p "$save_dir"
 log_file="${log_file:-$save_dir/train.log}"

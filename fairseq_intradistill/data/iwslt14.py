@@ -1,0 +1,298 @@
+"""IWSLT'14 xx→en from the IWSLT 2014 release (``2014-01.tgz``), processed as the authors did.
+
+    python -m fairseq_intradistill.data.iwslt14 fetch --target DIR/2014-01.tgz [--sha256 HEX]
+    python -m fairseq_intradistill.data.iwslt14 unpack --archive 2014-01.tgz --langs "de nl" --out DIR
+    python -m fairseq_intradistill.data.iwslt14 raw --pair-archive DIR/de-en.tgz --lang de --out RAW
+
+``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
+the release in one pass; ``raw`` turns one pair's archive into ``RAW/{train,valid,test}.{src,en}``:
+
+- train: the ``train.tags.<src>-en.*`` files without the ``<url>``, ``<talkid>``, ``<keywords>``
+  lines and with the ``<title>``/``<description>`` tags stripped; Moses-tokenised; pairs
+  with a length ratio over 1.5 or a length outside 1-175 tokens dropped; lowercased;
+  Moses-detokenised.  Every 23rd line becomes the validation set.
+- test: dev2010 + dev2012 + tst2010 + tst2011 + tst2012, the text of the ``<seg id=...>``
+  lines, typographic apostrophes made ASCII, lowercased (no tokenisation).
+
+A missing language or file, a truncated archive or an empty split raises
+:class:`~fairseq_intradistill.data.archives.ArchiveError` naming the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from fairseq_intradistill.data import moses
+from fairseq_intradistill.data.archives import (
+    ArchiveError,
+    _READ_ERRORS,
+    decode,
+    download,
+    find_member,
+    member_names,
+    open_tar,
+    read_member,
+    sha256sum,
+    verify_archive,
+)
+
+LANGS = ("ar", "de", "es", "fa", "he", "it", "nl", "pl")
+TARGET = "en"
+ARCHIVE_NAME = "2014-01.tgz"
+# The release as the authors fetched it (Google Drive copy of the WIT3 archive).
+ARCHIVE_URLS = (
+    "https://drive.usercontent.google.com/download?id=1GnBarJIbNgEIIDvUyKDtLmv35Qcxg6Ed&export=download&confirm=t",
+    "https://drive.google.com/uc?id=1GnBarJIbNgEIIDvUyKDtLmv35Qcxg6Ed&export=download&confirm=t",
+)
+# Not known to us: we could not fetch the release to compute it.  Until it is filled in, a
+# download is checked to be a complete tar.gz and its sha256 is recorded beside it
+# (2014-01.tgz.sha256) so that later runs and other machines can compare.
+ARCHIVE_SHA256: Optional[str] = None
+MANUAL_HINT = (
+    "Get the IWSLT 2014 release by hand from https://wit3.fbk.eu/2014-01 (the 'texts' archive, "
+    "2014-01.tgz; Google Drive id 1GnBarJIbNgEIIDvUyKDtLmv35Qcxg6Ed, e.g. `gdown 1GnBarJIbNgEIIDvUyKDtLmv35Qcxg6Ed`) "
+    "and pass it with --archive FILE."
+)
+TEST_SETS = (
+    "IWSLT14.TED.dev2010",
+    "IWSLT14.TEDX.dev2012",
+    "IWSLT14.TED.tst2010",
+    "IWSLT14.TED.tst2011",
+    "IWSLT14.TED.tst2012",
+)
+VALID_EVERY = 23
+# Sizes the paper reports, to warn when a preparation differs.
+EXPECTED_SIZES: Dict[str, Dict[str, int]] = {"de": {"train": 160239, "valid": 7283}}
+
+_DROP = ("<url>", "<talkid>", "<keywords>")
+_STRIP = re.compile(r"</?(title|description)>")
+_SEG_OPEN = re.compile(r'<seg id="[0-9]*">\s*')
+_SEG_CLOSE = re.compile(r"\s*</seg>\s*")
+
+
+def pair_member(lang: str) -> str:
+    """Where a pair's archive sits inside the release."""
+    return f"2014-01/texts/{lang}/{TARGET}/{lang}-{TARGET}.tgz"
+
+
+def check_langs(langs: Sequence[str]) -> List[str]:
+    langs = list(dict.fromkeys(langs))
+    if not langs:
+        raise ValueError("no language given")
+    unknown = [lang for lang in langs if not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", lang)]
+    if unknown:
+        raise ValueError(f"not a language code: {', '.join(unknown)}")
+    return langs
+
+
+def unpack(archive: Path, langs: Sequence[str], out: Path) -> Dict[str, Path]:
+    """Copy ``<src>-en.tgz`` of every language out of the release into ``out``; return their paths.
+
+    Reads the release once, to its end, so that a truncated download is noticed even when
+    the wanted members come before the cut.
+    """
+    archive = Path(archive)
+    wanted = {pair_member(lang): lang for lang in langs}
+    found: Dict[str, Path] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    tar = open_tar(archive, str(archive))
+    try:
+        for member in _stream(tar, archive):
+            lang = wanted.get(member.name.lstrip("./"))
+            if lang is None or not member.isfile():
+                continue
+            data = read_member(tar, member, str(archive))
+            target = out / f"{lang}-{TARGET}.tgz"
+            part = target.with_name(target.name + ".part")
+            part.write_bytes(data)
+            part.replace(target)
+            found[lang] = target
+    finally:
+        tar.close()
+    missing = [lang for lang in langs if lang not in found]
+    if missing:
+        raise ArchiveError(
+            f"{archive}: no {', '.join(pair_member(lang) for lang in missing)} "
+            f"(language{'s' if len(missing) > 1 else ''} {' '.join(missing)} not in this release?)"
+        )
+    return found
+
+
+def _stream(tar, archive: Path):
+    try:
+        for member in tar:
+            yield member
+    except _READ_ERRORS as e:
+        raise ArchiveError(f"{archive}: corrupt or truncated archive ({e})") from e
+
+
+def train_lines(lines: Sequence[str]) -> List[str]:
+    """The text lines of a ``train.tags`` file: metadata lines dropped, title/description tags stripped."""
+    return [_STRIP.sub("", line) for line in lines if not any(tag in line for tag in _DROP)]
+
+
+def seg_lines(lines: Sequence[str]) -> List[str]:
+    """The lowercased text of the ``<seg id=...>`` lines of an IWSLT XML file."""
+    out = []
+    for line in lines:
+        if "<seg id" not in line:
+            continue
+        text = _SEG_CLOSE.sub("", _SEG_OPEN.sub("", line)).replace("\u2019", "'")
+        out.append(text.lower())
+    return out
+
+
+def split_valid(lines: Sequence[str], every: int = VALID_EVERY) -> Tuple[List[str], List[str]]:
+    """(train, valid): line numbers (1-based) divisible by ``every`` go to valid."""
+    train = [line for i, line in enumerate(lines, start=1) if i % every]
+    valid = [line for i, line in enumerate(lines, start=1) if i % every == 0]
+    return train, valid
+
+
+def _pair_file(tar, names: Sequence[str], archive: Path, basename: str) -> List[str]:
+    member = find_member(names, basename)
+    if member is None:
+        raise ArchiveError(f"{archive}: missing {basename}")
+    return decode(read_member(tar, member, str(archive)), f"{archive}:{member}")
+
+
+def process_pair(pair_archive: Path, lang: str, workers: int = 1) -> Dict[str, Dict[str, List[str]]]:
+    """``{split: {lang: lines}}`` for train, valid and test of one pair's archive."""
+    pair_archive = Path(pair_archive)
+    pair = f"{lang}-{TARGET}"
+    tar = open_tar(pair_archive, str(pair_archive))
+    try:
+        names = member_names(tar, str(pair_archive))
+        raw: Dict[str, List[str]] = {}
+        for side in (lang, TARGET):
+            basename = f"train.tags.{pair}.{side}"
+            raw[side] = train_lines(_pair_file(tar, names, pair_archive, basename))
+            if not any(line.strip() for line in raw[side]):
+                raise ArchiveError(f"{pair_archive}: {basename} holds no training sentence (empty split)")
+        if len(raw[lang]) != len(raw[TARGET]):
+            raise ArchiveError(
+                f"{pair_archive}: train.tags.{pair}.{lang} and .{TARGET} are not aligned "
+                f"({len(raw[lang])} and {len(raw[TARGET])} text lines)"
+            )
+        test: Dict[str, List[str]] = {lang: [], TARGET: []}
+        for name in TEST_SETS:
+            per_side = {}
+            for side in (lang, TARGET):
+                basename = f"{name}.{pair}.{side}.xml"
+                per_side[side] = seg_lines(_pair_file(tar, names, pair_archive, basename))
+                if not per_side[side]:
+                    raise ArchiveError(f"{pair_archive}: {basename} holds no <seg> line (empty split)")
+            if len(per_side[lang]) != len(per_side[TARGET]):
+                raise ArchiveError(
+                    f"{pair_archive}: {name}.{pair}.{lang}.xml and .{TARGET}.xml have different numbers "
+                    f"of segments ({len(per_side[lang])} and {len(per_side[TARGET])})"
+                )
+            for side in (lang, TARGET):
+                test[side] += per_side[side]
+    finally:
+        tar.close()
+
+    tokens = {side: moses.tokenize_lines(raw[side], side, workers) for side in (lang, TARGET)}
+    keep = moses.clean_mask(tokens[lang], tokens[TARGET], ratio=1.5, min_len=1, max_len=175)
+    cleaned = {
+        side: moses.detokenize_lines(
+            [moses.collapse_spaces(line).lower() for line in moses.filter_lines(tokens[side], keep)], side, workers
+        )
+        for side in (lang, TARGET)
+    }
+    splits: Dict[str, Dict[str, List[str]]] = {"train": {}, "valid": {}, "test": test}
+    for side in (lang, TARGET):
+        splits["train"][side], splits["valid"][side] = split_valid(cleaned[side])
+    for split in ("train", "valid"):
+        if not splits[split][lang]:
+            raise ArchiveError(
+                f"{pair_archive}: train.tags.{pair}.* leave no {split} sentence after cleaning (empty split)"
+            )
+    return splits
+
+
+def write_raw(splits: Dict[str, Dict[str, List[str]]], out: Path) -> Dict[str, int]:
+    """Write ``out/{split}.{lang}`` (each through a temporary file) and ``out/stats.json`` last."""
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for split, sides in splits.items():
+        for side, lines in sides.items():
+            target = out / f"{split}.{side}"
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            tmp.replace(target)
+        sizes[split] = len(next(iter(sides.values())))
+    # Written last: its presence marks a finished step.
+    (out / "stats.json").write_text(json.dumps(sizes, indent=2) + "\n")
+    return sizes
+
+
+def fetch(target: Path, sha256: Optional[str] = None) -> str:
+    """Make sure ``target`` holds a verified release; download it when absent.  Return its sha256.
+
+    The checksum is checked against ``sha256``, else :data:`ARCHIVE_SHA256`, else the one
+    recorded beside the file by an earlier download (``target.sha256``).
+    """
+    target = Path(target)
+    record = target.with_name(target.name + ".sha256")
+    expected = sha256 or ARCHIVE_SHA256 or (record.read_text().split()[0] if record.is_file() else None)
+    if target.is_file():
+        digest = verify_archive(target, expected)
+    else:
+        print(f"downloading the IWSLT 2014 release into {target}", file=sys.stderr)
+        digest = download(ARCHIVE_URLS, target, expected, MANUAL_HINT)
+    if not record.is_file():
+        record.write_text(f"{digest}  {target.name}\n")
+    if not (sha256 or ARCHIVE_SHA256):
+        print(
+            f"note: no published sha256 for {ARCHIVE_NAME}; verified as a complete archive, "
+            f"sha256 {digest} recorded in {record}",
+            file=sys.stderr,
+        )
+    return digest
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fetch", help="download (or check) the release")
+    p.add_argument("--target", type=Path, required=True)
+    p.add_argument("--sha256", default=os.environ.get("IWSLT14_SHA256"), help="expected checksum (env IWSLT14_SHA256)")
+    p = sub.add_parser("unpack", help="copy the pairs' archives out of the release")
+    p.add_argument("--archive", type=Path, required=True)
+    p.add_argument("--langs", required=True, help='source languages, e.g. "de nl"')
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("raw", help="one pair's train/valid/test text")
+    p.add_argument("--pair-archive", type=Path, required=True)
+    p.add_argument("--lang", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--workers", type=int, default=0, help="processes for Moses (0: up to 8 cores)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "fetch":
+            fetch(args.target, args.sha256)
+        elif args.command == "unpack":
+            langs = check_langs(args.langs.split())
+            for lang, path in unpack(args.archive, langs, args.out).items():
+                print(f"{lang}: {path}")
+        else:
+            lang = check_langs([args.lang])[0]
+            splits = process_pair(args.pair_archive, lang, moses.default_workers(args.workers))
+            sizes = write_raw(splits, args.out)
+            print(f"{lang}-{TARGET}: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f" pairs in {args.out}")
+            for split, n in EXPECTED_SIZES.get(lang, {}).items():
+                if sizes[split] != n:
+                    print(f"note: the paper's {split} set has {n:,} pairs, this one {sizes[split]:,}", file=sys.stderr)
+    except (ArchiveError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

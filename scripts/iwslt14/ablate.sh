@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The paper's ablations on one IWSLT'14 pair: the number of passes K, fixed vs adaptive alpha.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../common/lib.sh"
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/iwslt14/ablate.sh --lang de [--passes "1 2 3 4 5"] [--alpha-modes "fixed adaptive"]
+                                 [--out DIR] [--force] [-- TRAIN OPTIONS...]
+
+Trains one intra-distillation model per K in --passes and alpha mode in --alpha-modes
+(adaptive: the paper's schedule, alpha 5 reached at N/5; fixed: alpha 5 from the first
+update) with the recipe of scripts/iwslt14/train.sh, evaluates each, and writes
+  OUT/ablation/<lang>-en/<run>/            checkpoints, train.log (fairseq's JSON log, what the
+                                           analysis tools plot), bleu-test.json
+  OUT/ablation/<lang>-en/table.txt, .json  BLEU, training time and tokens/s per run
+Runs are named K<k>-<mode>; K=1 is a single run "K1" (one pass has no divergence, so alpha
+does not matter).  The pair must be prepared (scripts/iwslt14/prepare.sh).  Finished runs
+are skipped; --force redoes them.  Options after -- go to every train.sh call.
+  --out DIR   recipe folder (default: work/iwslt14)
+USAGE
+}
+
+lang="" passes="1 2 3 4 5" modes="fixed adaptive" out="work/iwslt14" force=() train_opts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --lang) lang="${2:-}"; shift 2 ;;
+    --passes) passes="${2:-}"; shift 2 ;;
+    --alpha-modes) modes="${2:-}"; shift 2 ;;
+    --out) out="${2:-}"; shift 2 ;;
+    --force) force=(--force); shift ;;
+    --) shift; train_opts=("$@"); break ;;
+    *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
+  esac
+done
+require_value --lang "$lang"
+require_value --passes "$passes"
+require_value --alpha-modes "$modes"
+for k in $passes; do [[ "$k" =~ ^[1-9][0-9]*$ ]] || die "--passes: '$k' is not a positive integer"; done
+for mode in $modes; do
+  case "$mode" in fixed|adaptive) ;; *) die "--alpha-modes: '$mode' is not fixed or adaptive" ;; esac
+done
+[ -f "$out/data/$lang-en/bin/done" ] \
+  || die "no prepared data in $out/data/$lang-en/bin: run scripts/iwslt14/prepare.sh --langs $lang --out $out first"
+
+dir="$out/ablation/$lang-en"
+done_names=" "
+for k in $passes; do
+  for mode in $modes; do
+    if [ "$k" -eq 1 ]; then name="K1"; else name="K$k-$mode"; fi
+    [[ "$done_names" != *" $name "* ]] || continue  # K1 once, whatever the modes
+    done_names+="$name "
+    log "== ablation $lang-en $name"
+    bash "$here/train.sh" --lang "$lang" --method intra --out "$out" --save-dir "$dir/$name" \
+      --num-passes "$k" --alpha-mode "$mode" ${force[@]+"${force[@]}"} -- ${train_opts[@]+"${train_opts[@]}"}
+    bash "$here/evaluate.sh" --lang "$lang" --out "$out" --checkpoint "$dir/$name/checkpoint_best.pt" \
+      ${force[@]+"${force[@]}"}
+  done
+done
+python -m fairseq_intradistill.results "$dir" --json "$dir/table.json" | tee "$dir/table.txt"

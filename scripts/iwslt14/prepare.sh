@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# IWSLT'14 xx→en: the release → cleaned text → joint SentencePiece → fairseq binaries, per pair.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../common/lib.sh"
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/iwslt14/prepare.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
+                                  [--vocab-size 12000] [--workers N] [--force]
+
+Prepares IWSLT'14 xx→en as the paper's authors did (docs/reproduction.md), for each source
+language of --langs:
+  OUT/orig/<src>-en.tgz            the pair's archive, taken out of the release 2014-01.tgz
+  OUT/data/<src>-en/raw/           train/valid/test.{<src>,en}: Moses-tokenised, cleaned (ratio 1.5,
+                                   1-175 tokens), lowercased, detokenised; valid = every 23rd
+                                   training line; test = dev2010+dev2012+tst2010+tst2011+tst2012
+  OUT/data/<src>-en/spm/           joint SentencePiece model (12k pieces) and the encoded text
+  OUT/data/<src>-en/bin/           fairseq-preprocess output with one joint dictionary
+  --langs "..."     source languages (default: the paper's eight)
+  --archive FILE    a local copy of 2014-01.tgz; without it the release is downloaded into
+                    OUT/downloads/ and checked (see docs/reproduction.md for the checksum)
+  --out DIR         working folder (default: work/iwslt14)
+  --vocab-size N    SentencePiece pieces per pair (default: 12000)
+  --workers N       processes for tokenisation and fairseq-preprocess (default: up to 8 cores)
+  --force           redo every step for these languages
+Finished steps are skipped on a second run; an interrupted step is redone.
+USAGE
+}
+
+langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" vocab_size=12000 workers=0 force=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --langs) langs="${2:-}"; shift 2 ;;
+    --archive) archive="${2:-}"; shift 2 ;;
+    --out) out="${2:-}"; shift 2 ;;
+    --vocab-size) vocab_size="${2:-}"; shift 2 ;;
+    --workers) workers="${2:-}"; shift 2 ;;
+    --force) force=1; shift ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+require_value --langs "$langs"
+require_value --out "$out"
+[[ "$vocab_size" =~ ^[1-9][0-9]*$ ]] || die "--vocab-size must be a positive integer (got '$vocab_size')"
+[[ "$workers" =~ ^[0-9]+$ ]] || die "--workers must be a non-negative integer (got '$workers')"
+for lang in $langs; do
+  [[ "$lang" =~ ^[a-z][a-z]$ ]] || die "--langs: '$lang' is not a two-letter language code"
+  [ "$lang" != en ] || die "--langs: en is the target side of every pair; give source languages"
+done
+if [ "$workers" -eq 0 ]; then workers="$(python -c 'import os; print(min(8, os.cpu_count() or 1))')"; fi
+if [ -n "$archive" ] && [ ! -f "$archive" ]; then die "--archive $archive does not exist"; fi
+
+if [ "$force" -eq 1 ]; then
+  for lang in $langs; do rm -rf "$out/data/$lang-en" "$out/orig/$lang-en.tgz"; done
+fi
+
+# Step 1: the pairs' archives out of the release (one pass over it for all missing languages).
+missing=()
+for lang in $langs; do [ -f "$out/orig/$lang-en.tgz" ] || missing+=("$lang"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ -z "$archive" ]; then
+    archive="$out/downloads/2014-01.tgz"
+    log "step 1: fetching the IWSLT 2014 release into $archive"
+    python -m fairseq_intradistill.data.iwslt14 fetch --target "$archive"
+  fi
+  log "step 1: taking ${missing[*]} out of $archive"
+  python -m fairseq_intradistill.data.iwslt14 unpack --archive "$archive" --langs "${missing[*]}" --out "$out/orig"
+else
+  log "step 1: pair archives present in $out/orig, skipping"
+fi
+
+for lang in $langs; do
+  pair="$lang-en" data="$out/data/$lang-en"
+  if [ -f "$data/raw/stats.json" ]; then
+    log "$pair: step 2 (cleaned text) done, skipping"
+  else
+    log "$pair: step 2: tokenising, cleaning, lowercasing, detokenising"
+    rm -rf "$data/raw" "$data/spm" "$data/bin"
+    python -m fairseq_intradistill.data.iwslt14 raw --pair-archive "$out/orig/$pair.tgz" --lang "$lang" \
+      --out "$data/raw" --workers "$workers"
+  fi
+
+  if [ -f "$data/spm/done" ]; then
+    log "$pair: step 3 (SentencePiece) done, skipping"
+  else
+    log "$pair: step 3: joint SentencePiece model ($vocab_size pieces) and encoding"
+    rm -rf "$data/spm" "$data/bin"
+    python -m fairseq_intradistill.data.spm train --inputs "$data/raw/train.$lang" "$data/raw/train.en" \
+      --model-prefix "$data/spm/spm" --vocab-size "$vocab_size" --character-coverage 0.99999995 \
+      --input-sentence-size 1000000
+    for split in train valid test; do
+      for side in "$lang" en; do
+        python -m fairseq_intradistill.data.spm encode --model "$data/spm/spm.model" \
+          --input "$data/raw/$split.$side" --output "$data/spm/$split.$side"
+      done
+    done
+    touch "$data/spm/done"
+  fi
+
+  if [ -f "$data/bin/done" ]; then
+    log "$pair: step 4 (binarising) done, skipping"
+  else
+    log "$pair: step 4: fairseq-preprocess with a joint dictionary"
+    rm -rf "$data/bin"
+    mkdir -p "$data/bin"
+    fairseq-preprocess --source-lang "$lang" --target-lang en --joined-dictionary \
+      --trainpref "$data/spm/train" --validpref "$data/spm/valid" --testpref "$data/spm/test" \
+      --destdir "$data/bin" --workers "$workers" > "$data/preprocess.log" 2>&1 \
+      || die "fairseq-preprocess failed for $pair, see $data/preprocess.log"
+    touch "$data/bin/done"
+  fi
+  log "$pair: ready in $data/bin ($(tr -d '\n ' < "$data/raw/stats.json"))"
+done

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# IWSLT'14 xx→en end to end: prepare, train baseline and intra-distillation, evaluate, summarise.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../common/lib.sh"
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/iwslt14/run_all.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
+                                  [--methods "baseline intra"] [--vocab-size 12000] [--force]
+                                  [-- TRAIN OPTIONS...]
+
+For every source language: scripts/iwslt14/prepare.sh, scripts/iwslt14/train.sh for each
+method, scripts/iwslt14/evaluate.sh on each checkpoint_best.pt, then the table of
+python -m fairseq_intradistill.results over OUT/runs/<src>-en (also saved as
+OUT/results.txt and OUT/results.json).  Options after -- go to every train.sh call
+(e.g. --max-update 1000, or fairseq-train options).  Every step skips what is finished, so
+running it again resumes an interrupted reproduction; --force redoes everything.
+  --out DIR    recipe folder (default: work/iwslt14)
+USAGE
+}
+
+langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" methods="baseline intra" vocab_size=12000
+force=() train_opts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --langs) langs="${2:-}"; shift 2 ;;
+    --archive) archive="${2:-}"; shift 2 ;;
+    --out) out="${2:-}"; shift 2 ;;
+    --methods) methods="${2:-}"; shift 2 ;;
+    --vocab-size) vocab_size="${2:-}"; shift 2 ;;
+    --force) force=(--force); shift ;;
+    --) shift; train_opts=("$@"); break ;;
+    *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
+  esac
+done
+require_value --langs "$langs"
+require_value --out "$out"
+require_value --methods "$methods"
+for method in $methods; do
+  case "$method" in baseline|intra) ;; *) die "--methods: '$method' is not baseline or intra" ;; esac
+done
+
+prepare=(--langs "$langs" --out "$out" --vocab-size "$vocab_size")
+[ -z "$archive" ] || prepare+=(--archive "$archive")
+bash "$here/prepare.sh" "${prepare[@]}" ${force[@]+"${force[@]}"}
+
+experiments=()
+for lang in $langs; do
+  for method in $methods; do
+    log "== $lang-en $method: training"
+    bash "$here/train.sh" --lang "$lang" --method "$method" --out "$out" ${force[@]+"${force[@]}"} \
+      -- ${train_opts[@]+"${train_opts[@]}"}
+    log "== $lang-en $method: evaluating"
+    bash "$here/evaluate.sh" --lang "$lang" --out "$out" \
+      --checkpoint "$out/runs/$lang-en/$method/checkpoint_best.pt" ${force[@]+"${force[@]}"}
+  done
+  experiments+=("$out/runs/$lang-en")
+done
+
+python -m fairseq_intradistill.results "${experiments[@]}" --json "$out/results.json" | tee "$out/results.txt"
