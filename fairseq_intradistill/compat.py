@@ -35,6 +35,7 @@ __all__ = [
     "to_portable",
     "install_portable_checkpoint_writer",
     "allow_cpu_pytorch_ddp",
+    "allow_bf16_without_tpu",
 ]
 
 
@@ -112,3 +113,35 @@ def allow_cpu_pytorch_ddp() -> None:
             super().__init__(module, device_ids=device_ids, output_device=output_device, **kwargs)
 
     distributed_fairseq_model.DistributedDataParallel = CpuSafeDistributedDataParallel
+
+
+def allow_bf16_without_tpu() -> None:
+    """Let ``--bf16`` train on a GPU or CPU (idempotent).
+
+    fairseq's argument parser makes ``--bf16`` imply ``--tpu`` (a TPU-era shortcut), and its
+    trainer then asks torch_xla for a device and fails on every machine without one.  When
+    torch_xla is not installed, the trainer is told there is no TPU, so ``--bf16`` means
+    what it says: the model and optimizer run in bfloat16 on the CUDA device or the CPU.
+    """
+    import importlib.util
+    import logging
+
+    from fairseq import trainer as trainer_module
+    from omegaconf import open_dict
+
+    trainer_cls = trainer_module.Trainer
+    if getattr(trainer_cls, "_intradistill_bf16", False) or importlib.util.find_spec("torch_xla") is not None:
+        return
+    init = trainer_cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, cfg, *args, **kwargs):
+        if cfg.common.bf16 and cfg.common.tpu:
+            logging.getLogger(__name__).info("--bf16 without torch_xla: training in bfloat16, not on a TPU")
+            with open_dict(cfg):
+                cfg.common.tpu = False
+                cfg.distributed_training.tpu = False
+        init(self, cfg, *args, **kwargs)
+
+    trainer_cls.__init__ = __init__
+    trainer_cls._intradistill_bf16 = True
