@@ -150,9 +150,9 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             net_output = model(**sample["net_input"])
             loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
             id_loss = torch.zeros_like(loss)
-            lprobs_target = (net_output, sample) if self.report_accuracy else None
+            accuracy_input = (net_output, sample)
         else:
-            loss, nll_loss, id_loss, lprobs_target = self._k_pass_loss(model, sample, k, reduce)
+            loss, nll_loss, id_loss, accuracy_input = self._k_pass_loss(model, sample, k, reduce)
             loss = loss + alpha * id_loss
 
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
@@ -169,7 +169,7 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             # micro-batches and dividing back in reduce_metrics gives α itself.
             logging_output["alpha_weighted"] = alpha * sample_size
         if self.report_accuracy:
-            n_correct, total = self.compute_accuracy(model, *lprobs_target)
+            n_correct, total = self.compute_accuracy(model, *accuracy_input)
             logging_output["n_correct"] = utils.item(n_correct.data)
             logging_output["total"] = utils.item(total.data)
         return loss, sample_size, logging_output

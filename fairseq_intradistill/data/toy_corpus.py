@@ -19,13 +19,22 @@ from typing import Dict, List, Tuple
 
 NOUNS = (
     "cat dog bird child teacher farmer king queen doctor student river city garden "
-    "house boat horse apple letter song story window table friend mother father"
+    "house boat horse apple letter song story window table friend mother father "
+    "baker sailor singer painter soldier judge nurse pilot driver writer village forest "
+    "mountain bridge tower market school church castle island road field lake "
+    "book lamp chair door key coin ring sword shield basket bottle candle"
 ).split()
-ADJECTIVES = "big small old young red green happy quiet clever tired brave strange".split()
-VERBS = "sees likes finds helps carries paints follows watches remembers builds".split()
+ADJECTIVES = (
+    "big small old young red green happy quiet clever tired brave strange "
+    "blue black white golden silver hungry angry kind proud poor rich wild gentle"
+).split()
+VERBS = (
+    "sees likes finds helps carries paints follows watches remembers builds "
+    "hides sells buys opens pushes pulls greets calls visits forgets"
+).split()
 DETERMINERS = "the a this every".split()
-PREPOSITIONS = "near under behind inside".split()
-ADVERBS = "today slowly often again".split()
+PREPOSITIONS = "near under behind inside beside above".split()
+ADVERBS = "today slowly often again quickly never".split()
 
 _SYLLABLES = "ka lo mi nu pe ra si tu vo ze ba di fo gu he ji".split()
 
