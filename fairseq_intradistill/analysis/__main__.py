@@ -1,0 +1,52 @@
+"""python -m fairseq_intradistill.analysis {sensitivity,prune,compare,curves} ...
+
+  sensitivity DATA --path CKPT [--subset valid] [--max-batches N] [--out DIR]
+  prune       DATA --path CKPT --fractions 0,0.1,...,0.9 [--out DIR]
+  compare     DIR_A DIR_B ...     overlays and a table
+  curves      LOG_A LOG_B ...     training curves from fairseq --log-format json logs
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from fairseq_intradistill.analysis import AnalysisError
+
+COMMANDS = {
+    "sensitivity": "per-parameter sensitivity |θ·∂L/∂θ|: balance statistics and histogram",
+    "prune": "BLEU after zeroing the least-sensitive fraction of the parameters",
+    "compare": "overlay and tabulate several sensitivity/prune output folders",
+    "curves": "training curves from fairseq --log-format json logs",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.analysis",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"fairseq_intradistill.analysis.{name}")
+        p = sub.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(module=module)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
+    # fairseq logs at INFO to the root logger; keep the analysis output readable.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s | %(name)s | %(message)s")
+    try:
+        args.module.run(args)
+    except AnalysisError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()

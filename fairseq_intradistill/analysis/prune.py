@@ -1,0 +1,176 @@
+"""``prune DATA --path CKPT --fractions ...``: BLEU as the least-sensitive parameters are zeroed.
+
+The parameters are ranked once, globally (all scored tensors together), by the sensitivity
+of ``sensitivity`` (or the scores it saved, ``--scores``); for each fraction f the
+round(f·n) least sensitive are set to zero and the subset is decoded with fairseq's
+generator and scored with sacreBLEU.  Fractions are applied in increasing order on the same
+model, so no copy of the parameters is kept for restoring them.
+
+Writes into ``--out``: prune.json (every point and the run's settings), prune.png, prune.csv.
+"""
+
+import argparse
+import re
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from fairseq_intradistill.analysis import AnalysisError, plotting
+from fairseq_intradistill.analysis.sensitivity import default_label, default_out
+from fairseq_intradistill.analysis.stats import MODES, parse_fractions, prune_mask, pruning_thresholds
+
+DEFAULT_FRACTIONS = "0,0.1,...,0.9"
+
+
+def fractions_type(text: str) -> List[float]:
+    try:
+        return parse_fractions(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="binarised data folder (fairseq-preprocess output)")
+    parser.add_argument("--path", type=Path, required=True, help="fairseq checkpoint")
+    parser.add_argument(
+        "--fractions", type=fractions_type, default=parse_fractions(DEFAULT_FRACTIONS),
+        help=f"fractions of the parameters to prune, each in [0, 1]; 'a,b,...,c' steps by b-a (default: {DEFAULT_FRACTIONS})",
+    )
+    parser.add_argument("--subset", default="valid", help="subset decoded and scored (default: valid)")
+    parser.add_argument("--reference", type=Path, help="raw references of --subset, one per line (default: the binarised targets, SentencePiece removed)")
+    parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
+    parser.add_argument("--sensitivity-subset", default="valid", help="subset that ranks the parameters (default: valid)")
+    parser.add_argument("--max-batches", type=int, help="batches for the ranking (default: all of --sensitivity-subset)")
+    parser.add_argument("--mode", choices=MODES, default="batch", help="sensitivity mode, as in the sensitivity command")
+    parser.add_argument("--scores", type=Path, help="rank by these scores (sensitivity --save-scores) instead of computing them")
+    parser.add_argument("--exclude-embeddings", action="store_true", help="never prune embeddings and the output projection")
+    parser.add_argument("--include", help="prune only parameters whose name matches this regular expression (e.g. 'decoder\\.layers\\.0\\.')")
+    parser.add_argument("--beam", type=int, default=5, help="beam size (default: 5)")
+    parser.add_argument("--lenpen", type=float, default=1.0, help="length penalty (default: 1.0)")
+    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default: 4096)")
+    parser.add_argument("--remove-bpe", default="sentencepiece", help="fairseq post-processing (default: sentencepiece)")
+    parser.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder)")
+    parser.add_argument("--out", type=Path, help="output folder (default: CKPT_DIR/analysis-CKPT_NAME)")
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def check_arguments(args: argparse.Namespace) -> Optional[re.Pattern]:
+    from fairseq_intradistill.analysis.fairseq_io import check_inputs
+
+    if args.max_batches is not None and args.max_batches < 1:
+        raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
+    if args.beam < 1:
+        raise AnalysisError(f"--beam must be >= 1 (got {args.beam})")
+    if args.scores is not None and not args.scores.is_file():
+        raise AnalysisError(f"--scores {args.scores}: file not found")
+    if args.reference is not None and not args.reference.is_file():
+        raise AnalysisError(f"--reference {args.reference}: file not found")
+    try:
+        include = re.compile(args.include) if args.include else None
+    except re.error as e:
+        raise AnalysisError(f"--include {args.include!r} is not a regular expression: {e}") from None
+    check_inputs(args.data, args.path)
+    return include
+
+
+def _load_scores(path: Path, params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict):
+        raise AnalysisError(f"--scores {path}: not a file written by sensitivity --save-scores")
+    for name, s in saved.items():
+        if name not in params or tuple(s.shape) != tuple(params[name].shape):
+            raise AnalysisError(f"--scores {path}: {name} does not match a parameter of the model (another checkpoint?)")
+    return saved
+
+
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    include = check_arguments(args)
+    from fairseq_intradistill.analysis import fairseq_io
+    from fairseq_intradistill.evaluation import score
+    from fairseq_intradistill.analysis.stats import is_embedding
+
+    out = args.out or default_out(args.path)
+    label = args.label or default_label(args.path)
+    device = fairseq_io.device_of(args.cpu)
+    start = time.time()
+    subsets = {args.subset, args.sensitivity_subset} if args.scores is None else {args.subset}
+    model, task, _ = fairseq_io.load(args.data, args.path, args.subset, device)
+    for subset in subsets - {args.subset}:
+        try:
+            task.load_dataset(subset)
+        except FileNotFoundError as e:
+            raise AnalysisError(f"DATA {args.data}: subset {subset!r} not found ({e})") from e
+
+    params = dict(model.named_parameters())
+    if args.scores is not None:
+        scores = {k: v.to(device) for k, v in _load_scores(args.scores, params).items()}
+    else:
+        acc, _ = fairseq_io.compute_sensitivity(
+            model, task, args.sensitivity_subset, max_batches=args.max_batches, max_tokens=args.max_tokens,
+            mode=args.mode, exclude_embeddings=args.exclude_embeddings, progress=not args.no_progress,
+        )
+        scores = acc.scores()
+    eligible = {
+        name: s for name, s in scores.items()
+        if not (args.exclude_embeddings and is_embedding(name)) and (include is None or include.search(name))
+    }
+    if not eligible:
+        raise AnalysisError(f"no parameter matches --include {args.include!r}" if include else "no parameter to prune")
+    n = sum(s.numel() for s in eligible.values())
+    total_params = sum(p.numel() for p in {id(p): p for p in params.values()}.values())
+
+    references = None
+    if args.reference is not None:
+        references = args.reference.read_text(encoding="utf-8").splitlines()
+        size = len(task.dataset(args.subset))
+        if len(references) != size:
+            raise AnalysisError(f"--reference {args.reference} has {len(references)} lines, subset {args.subset!r} {size} sentences")
+
+    # One sorted copy of the eligible scores gives every threshold; then it is freed.
+    flat = torch.cat([s.reshape(-1).float().cpu() for s in eligible.values()]).numpy()
+    flat.sort()
+    thresholds = pruning_thresholds(flat, args.fractions)
+    below = [int(np.searchsorted(flat, t, side="left")) if k > 0 else 0 for k, t in thresholds]
+    del flat
+
+    points: List[Dict[str, Any]] = []
+    for fraction, (k, threshold), n_below in zip(args.fractions, thresholds, below):
+        ties_left, pruned = k - n_below, 0
+        with torch.no_grad():
+            for name, s in eligible.items():
+                mask, taken = prune_mask(s, threshold, ties_left)
+                ties_left -= taken
+                params[name].masked_fill_(mask.to(params[name].device), 0.0)
+                pruned += int(mask.sum())
+        hyps, refs = fairseq_io.decode(
+            model, task, args.subset, beam=args.beam, lenpen=args.lenpen, max_tokens=args.max_tokens,
+            remove_bpe=args.remove_bpe, progress=not args.no_progress, desc=f"pruned {fraction:g}",
+        )
+        result = score(hyps, references if references is not None else refs, lowercase=args.lowercase)
+        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"]})
+        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}", flush=True)
+
+    record = {
+        "label": label,
+        "checkpoint": str(args.path),
+        "data": str(args.data),
+        "subset": args.subset,
+        "reference": str(args.reference) if args.reference else "binarised targets",
+        "ranking": str(args.scores) if args.scores else f"sensitivity on {args.sensitivity_subset} ({args.mode})",
+        "exclude_embeddings": args.exclude_embeddings,
+        "include": args.include,
+        "prunable_parameters": n,
+        "model_parameters": total_params,
+        "beam": args.beam,
+        "lenpen": args.lenpen,
+        "signature": result["signature"],
+        "seconds": round(time.time() - start, 2),
+        "points": points,
+    }
+    files = plotting.plot_prune(out / "prune.png", {label: points}, title=f"{label}: pruning the least sensitive parameters", numbers=record)
+    print("wrote " + ", ".join(str(f) for f in files))
+    return record

@@ -1,0 +1,113 @@
+"""``sensitivity DATA --path CKPT``: how unequal the parameters' contributions are.
+
+Writes into ``--out``:
+  sensitivity.json          summary (count, mean, std, quantiles, top-20% share), run info,
+                            per-module statistics and the histogram
+  sensitivity.png / .csv    the distribution on log-spaced bins (the CSV holds the bins)
+  sensitivity-modules.csv   per-module count, mean, std, max, share of the total
+  sensitivity-scores.pt     the per-parameter scores themselves, with --save-scores
+                            (reusable by ``prune --scores``)
+"""
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+from fairseq_intradistill.analysis import plotting
+from fairseq_intradistill.analysis.stats import MODES, log_histogram, module_statistics, summarize
+
+MODULE_COLUMNS = ("module", "count", "mean", "std", "max", "share", "embedding")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="binarised data folder (fairseq-preprocess output)")
+    parser.add_argument("--path", type=Path, required=True, help="fairseq checkpoint")
+    parser.add_argument("--subset", default="valid", help="subset whose loss is differentiated (default: valid)")
+    parser.add_argument("--max-batches", type=int, help="use at most N batches (a seeded random sample); default all")
+    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default: 4096)")
+    parser.add_argument(
+        "--mode", choices=MODES, default="batch",
+        help="batch: token-weighted mean over batches of |θ·g_b| (default); subset: |θ·g| of the whole subset's loss",
+    )
+    parser.add_argument("--exclude-embeddings", action="store_true", help="leave embeddings and output projection out")
+    parser.add_argument("--bins", type=int, default=60, help="histogram bins (default: 60)")
+    parser.add_argument("--save-scores", action="store_true", help="also write the per-parameter scores (sensitivity-scores.pt)")
+    parser.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder)")
+    parser.add_argument("--out", type=Path, help="output folder (default: CKPT_DIR/analysis-CKPT_NAME)")
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def default_out(path: Path) -> Path:
+    return path.parent / f"analysis-{path.stem}"
+
+
+def default_label(path: Path) -> str:
+    return path.parent.name or path.stem
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    from fairseq_intradistill.analysis import AnalysisError
+    from fairseq_intradistill.analysis.fairseq_io import check_inputs
+
+    if args.max_batches is not None and args.max_batches < 1:
+        raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
+    if args.max_tokens < 1:
+        raise AnalysisError(f"--max-tokens must be >= 1 (got {args.max_tokens})")
+    if args.bins < 1:
+        raise AnalysisError(f"--bins must be >= 1 (got {args.bins})")
+    check_inputs(args.data, args.path)
+
+
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    check_arguments(args)
+    from fairseq_intradistill.analysis import fairseq_io
+
+    out = args.out or default_out(args.path)
+    label = args.label or default_label(args.path)
+    device = fairseq_io.device_of(args.cpu)
+    start = time.time()
+    model, task, _ = fairseq_io.load(args.data, args.path, args.subset, device)
+    acc, info = fairseq_io.compute_sensitivity(
+        model, task, args.subset,
+        max_batches=args.max_batches, max_tokens=args.max_tokens, mode=args.mode,
+        exclude_embeddings=args.exclude_embeddings, progress=not args.no_progress,
+    )
+    scores = acc.scores()
+    modules = module_statistics(scores)
+    if args.save_scores:
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({name: s.cpu().clone() for name, s in scores.items()}, out / "sensitivity-scores.pt")
+    # From here on the per-parameter order is not needed: sort the one buffer in place.
+    buffer = acc.buffer.cpu()
+    hist = log_histogram(buffer, bins=args.bins)
+    summary = summarize(buffer, sort_in_place=True)
+    record = {
+        "label": label,
+        "checkpoint": str(args.path),
+        "data": str(args.data),
+        "subset": args.subset,
+        "mode": args.mode,
+        "exclude_embeddings": args.exclude_embeddings,
+        **info,
+        "seconds": round(time.time() - start, 2),
+        "summary": summary,
+        "histogram": hist,
+        "modules": modules,
+    }
+    files = plotting.plot_histograms(
+        out / "sensitivity.png", {label: hist},
+        title=f"{label}: std {summary['std']:.3g}, top 20% hold {100 * summary['top_share']:.1f}%",
+        numbers=record,
+    )
+    plotting.write_csv(out / "sensitivity-modules.csv", modules, MODULE_COLUMNS)
+    print(
+        f"{label}: {summary['count']} parameters, sensitivity mean {summary['mean']:.4g}, "
+        f"std {summary['std']:.4g}, top 20% share {summary['top_share']:.3f} "
+        f"({info['batches']} batches, {info['tokens']} tokens of {args.subset})"
+    )
+    print("wrote " + ", ".join(str(f) for f in files + [out / "sensitivity-modules.csv"]))
+    return record
