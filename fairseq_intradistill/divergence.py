@@ -14,9 +14,10 @@ Two implementations give the same numbers:
 * ``plain``: the definitions above, written directly and differentiated by autograd.
   Autograd keeps p, m, log m and the differences for the backward: several extra
   ``[K, N, V]`` tensors.
-* ``lean`` (default): a custom autograd function with the analytic gradient, computed in
-  chunks of rows.  It keeps nothing but ``lprobs`` itself, which the cross-entropy's
-  ``log_softmax`` already holds, so the divergence adds only chunk-sized temporaries.
+* ``lean`` (default): a custom autograd function that computes the value and its analytic
+  gradient in one sweep over chunks of rows.  It keeps one ``[K, N, V]`` tensor, the
+  gradient, for the backward (the buffer a backward pass would allocate anyway), and
+  otherwise only chunk-sized temporaries.
   It uses two identities: because sum_i (p_i - m) = 0 and sum_i (l_i - l̄) = 0,
 
       x      = (1/K)     sum_i sum_v (p_i - m)(l_i - l̄)         (no log m needed)
@@ -40,9 +41,9 @@ KINDS = ("x", "js", "sym_kl", "mse")
 IMPLEMENTATIONS = ("lean", "plain")
 
 # Rows per chunk are chosen so that one chunk holds about this many elements per
-# [K, rows, V] temporary (64 MiB in float32): small next to the full tensors, large
+# [K, rows, V] temporary (16 MiB in float32): small next to the full tensors, large
 # enough that the per-chunk kernel launches do not matter.
-CHUNK_ELEMENTS = 1 << 24
+CHUNK_ELEMENTS = 1 << 22
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
@@ -93,56 +94,68 @@ def mse_rows(outputs: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------
-# lean: analytic gradient, chunked over rows, nothing extra saved
+# lean: analytic gradient computed with the value, chunked over rows
 # ---------------------------------------------------------------------------
-def _lean_rows_and_grad(lp: Tensor, kind: str, need_grad: bool):
-    """Per-row divergence of a chunk ``lp`` [K, n, V] and, if asked, d(sum)/d lp."""
+def _lean_chunk(lp: Tensor, kind: str, need_grad: bool):
+    """Per-row divergence of a chunk ``lp`` [K, n, V] and, if asked, d(sum of rows)/d lp."""
     k = lp.size(0)
     p = lp.exp()
-    m = p.mean(dim=0)
     if kind == "js":
-        log_m = _log_mean(lp)
-        weighted = p * (lp - log_m)
+        weighted = (lp - _log_mean(lp)).mul_(p)  # p_i (l_i - log m)
         rows = weighted.sum(dim=-1).sum(dim=0) / k
-        return rows, (weighted / k if need_grad else None)
+        return rows, (weighted.div_(k) if need_grad else None)
     # x and sym_kl share the centred form; they differ by the factor 1/K vs 1/(K-1).
     scale = 1.0 / k if kind == "x" else 1.0 / (k - 1)
     centred = lp - lp.mean(dim=0)
-    rows = ((p - m) * centred).sum(dim=-1).sum(dim=0) * scale
-    if not need_grad:
-        return rows, None
-    return rows, (p * centred + p - m) * scale
+    spread = p - p.mean(dim=0)  # p_i - m
+    grad = torch.addcmul(spread, p, centred).mul_(scale) if need_grad else None  # (p_i (l_i - l̄) + p_i - m) / ...
+    rows = spread.mul_(centred).sum(dim=-1).sum(dim=0) * scale
+    return rows, grad
+
+
+def _lean_sweep(lprobs: Tensor, pad_mask: Optional[Tensor], kind: str, need_grad: bool):
+    """Sum of the per-row divergences and, if asked, its gradient, chunk by chunk."""
+    k, n, v = lprobs.shape
+    dtype = _compute_dtype(lprobs)
+    grad = torch.empty_like(lprobs) if need_grad else None
+    total = lprobs.new_zeros((), dtype=dtype)
+    step = _chunk_rows(k, v)
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        rows, g = _lean_chunk(lprobs[:, start:end].to(dtype), kind, need_grad)
+        if pad_mask is not None:
+            rows = rows.masked_fill(pad_mask[start:end], 0.0)
+            if need_grad:
+                g.masked_fill_(pad_mask[start:end].view(1, -1, 1), 0.0)
+        if need_grad:
+            grad[:, start:end].copy_(g)
+        total = total + rows.sum()
+    return total, grad
 
 
 class _LeanDivergence(torch.autograd.Function):
+    """Value and gradient in one chunked sweep; the gradient is the one tensor kept for backward.
+
+    Computing the gradient with the value avoids a second pass over ``[K, N, V]`` in the
+    backward; the cost is one ``[K, N, V]`` buffer between forward and backward, the same
+    buffer that the backward would otherwise allocate for its result.  The backward scales
+    it in place; a second backward through the same graph (``retain_graph``) recomputes it.
+    """
+
     @staticmethod
     def forward(ctx, lprobs: Tensor, pad_mask: Optional[Tensor], kind: str) -> Tensor:  # type: ignore[override]
+        total, ctx.grad = _lean_sweep(lprobs, pad_mask, kind, need_grad=ctx.needs_input_grad[0])
         ctx.kind = kind
-        ctx.save_for_backward(lprobs, pad_mask)
-        k, n, v = lprobs.shape
-        total = lprobs.new_zeros((), dtype=_compute_dtype(lprobs))
-        for start in range(0, n, _chunk_rows(k, v)):
-            end = min(n, start + _chunk_rows(k, v))
-            rows, _ = _lean_rows_and_grad(lprobs[:, start:end].to(total.dtype), kind, need_grad=False)
-            if pad_mask is not None:
-                rows = rows.masked_fill(pad_mask[start:end], 0.0)
-            total = total + rows.sum()
+        ctx.save_for_backward(lprobs, pad_mask)  # no cost: log_softmax keeps lprobs anyway
         return total
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):  # type: ignore[override]
-        lprobs, pad_mask = ctx.saved_tensors
-        k, n, v = lprobs.shape
-        grad = torch.empty_like(lprobs)
-        step = _chunk_rows(k, v)
-        for start in range(0, n, step):
-            end = min(n, start + step)
-            _, g = _lean_rows_and_grad(lprobs[:, start:end].to(_compute_dtype(lprobs)), ctx.kind, need_grad=True)
-            g = g * grad_output
-            if pad_mask is not None:
-                g = g.masked_fill(pad_mask[start:end].view(1, -1, 1), 0.0)
-            grad[:, start:end] = g
-        return grad, None, None
+        grad, ctx.grad = ctx.grad, None
+        if grad is None:  # a second backward through the same graph
+            lprobs, pad_mask = ctx.saved_tensors
+            grad = _lean_sweep(lprobs, pad_mask, ctx.kind, need_grad=True)[1]
+        return grad.mul_(grad_output.to(grad.dtype)), None, None
 
 
 def _chunk_rows(k: int, v: int) -> int:

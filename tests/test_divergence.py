@@ -174,3 +174,17 @@ def test_math_modules_do_not_import_fairseq():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lean_backward_twice_through_a_retained_graph():
+    # The lean form scales its stored gradient in place; a second backward recomputes it.
+    lp = random_lprobs().requires_grad_()
+    loss = intra_distillation_loss(lp, "x")
+    (first,) = torch.autograd.grad(2 * loss, lp, retain_graph=True)
+    (second,) = torch.autograd.grad(3 * loss, lp)
+    torch.testing.assert_close(first / 2, second / 3)
+
+
+def test_no_gradient_buffer_without_grad():
+    lp = random_lprobs()
+    assert not intra_distillation_loss(lp, "x").requires_grad

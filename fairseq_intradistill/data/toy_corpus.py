@@ -105,7 +105,8 @@ class ToyLanguage:
             adverb = rng.choice(ADVERBS)
             english.append(adverb)
             source = [("ADV", adverb)] + source
-        return " ".join(self._render(source)), " ".join(english) + " ."
+        # The period sticks to the last word, as in detokenised text (what sacreBLEU expects).
+        return " ".join(self._render(source)), " ".join(english) + "."
 
 
 def generate(out_dir: Path, sizes: Dict[str, int], seed: int = 1) -> Dict[str, Path]:
