@@ -50,7 +50,7 @@ def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = 
     for i, (archive, prefix) in enumerate(TRAIN_MEMBERS.items()):
         pairs = [toy.sentence_pair(rng) for _ in range(PER_CORPUS)]
         # English is the source here; punctuation to normalise, and one pair to drop (ratio).
-        en = [p[1].replace(" .", " \u201cok\u201d .") if j == 0 else p[1] for j, p in enumerate(pairs)]
+        en = [p[1][:-1] + " \u201cok\u201d ." if j == 0 else p[1] for j, p in enumerate(pairs)]
         de = [p[0] + " \u201cok\u201d" if j == 0 else p[0] for j, p in enumerate(pairs)]
         en.append("a short one .")
         de.append(" ".join(["lang"] * 20))

@@ -63,9 +63,23 @@ def verify_archive(path: Path, sha256: Optional[str] = None, md5: Optional[str] 
                     if handle is not None:
                         while handle.read(1 << 20):
                             pass
+            read_to_end(tar, str(path))
     except _READ_ERRORS as e:
         raise ArchiveError(f"{path}: corrupt or truncated archive ({e}); download it again") from e
     return actual
+
+
+def read_to_end(tar: tarfile.TarFile, name: str) -> None:
+    """Read what is left of an open archive, so that gzip checks its CRC and length.
+
+    ``tarfile`` stops at the first unreadable header as if the archive had ended, so a
+    corrupt archive can look complete when only its members are iterated.
+    """
+    try:
+        while tar.fileobj.read(1 << 20):
+            pass
+    except _READ_ERRORS as e:
+        raise ArchiveError(f"{name}: corrupt or truncated archive ({e}); download it again") from e
 
 
 def open_tar(source: Union[Path, bytes], name: str) -> tarfile.TarFile:
@@ -81,10 +95,13 @@ def open_tar(source: Union[Path, bytes], name: str) -> tarfile.TarFile:
 
 
 def member_names(tar: tarfile.TarFile, name: str) -> List[str]:
+    """The regular files of ``tar``, after checking that the whole archive reads."""
     try:
-        return [m.name for m in tar.getmembers() if m.isfile()]
+        names = [m.name for m in tar.getmembers() if m.isfile()]
     except _READ_ERRORS as e:
         raise ArchiveError(f"{name}: corrupt or truncated archive ({e})") from e
+    read_to_end(tar, name)  # listing stops quietly at a corrupt header; the gzip CRC does not
+    return names
 
 
 def find_member(names: Sequence[str], suffix: str) -> Optional[str]:

@@ -37,6 +37,7 @@ from fairseq_intradistill.data.archives import (
     find_member,
     member_names,
     open_tar,
+    read_to_end,
     read_member,
     sha256sum,
     verify_archive,
@@ -113,6 +114,7 @@ def unpack(archive: Path, langs: Sequence[str], out: Path) -> Dict[str, Path]:
             part.write_bytes(data)
             part.replace(target)
             found[lang] = target
+        read_to_end(tar, str(archive))
     finally:
         tar.close()
     missing = [lang for lang in langs if lang not in found]
