@@ -12,16 +12,16 @@ Builds a synthetic parallel corpus offline (fairseq_intradistill.data.toy_corpus
 joint SentencePiece model, binarises with fairseq-preprocess, trains a baseline and an
 intra-distillation Transformer with the same script a recipe uses (scripts/common/train.sh),
 decodes the test set with fairseq-generate and prints BLEU (sacreBLEU), training time and
-tokens/s for each.  About 6-8 minutes on 2 CPU cores.
+tokens/s for each.  About 7 minutes on 2 CPU cores.
   --out DIR         working folder (default: work/quickstart)
-  --max-update N    updates per model (default: 1000)
+  --max-update N    updates per model (default: 800)
   --train-size N    training pairs (default: 8000)
   --force           start again from an empty working folder
 Finished steps are skipped on a second run.
 USAGE
 }
 
-out="work/quickstart" max_update=1000 train_size=8000 force=0
+out="work/quickstart" max_update=800 train_size=8000 force=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
