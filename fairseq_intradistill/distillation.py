@@ -13,11 +13,12 @@ Computed in float32 (float64 stays float64), log m by ``logsumexp``.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import Tensor
+
+from fairseq_intradistill.divergence import divergence_rows
 
 KD_KINDS = ("kl", "x")
 
@@ -33,13 +34,9 @@ def teacher_divergence_rows(student: Tensor, teacher: Tensor, kind: str = "kl") 
     dtype = torch.promote_types(student.dtype, torch.float32)
     ls = student.to(dtype)
     lt = teacher.detach().to(dtype)
-    pt = lt.exp()
     if kind == "kl":
-        return (pt * (lt - ls)).sum(dim=-1)
-    log_m = torch.logsumexp(torch.stack([ls, lt]), dim=0) - math.log(2.0)
-    m = log_m.exp()
-    ps = ls.exp()
-    return 0.5 * (((ps - m) * (ls - log_m)).sum(dim=-1) + ((pt - m) * (lt - log_m)).sum(dim=-1))
+        return (lt.exp() * (lt - ls)).sum(dim=-1)
+    return divergence_rows(torch.stack([ls, lt]), "x")  # the intra-distillation X-divergence, K = 2
 
 
 def teacher_divergence(

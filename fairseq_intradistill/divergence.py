@@ -85,6 +85,13 @@ _PLAIN_ROWS: Dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+def divergence_rows(lprobs: Tensor, kind: str = "x") -> Tensor:
+    """The divergence of every row, shape ``[N]``, from the definitions (autograd, no chunking)."""
+    if kind not in _PLAIN_ROWS:
+        raise ValueError(f"unknown divergence {kind!r}; choose one of {', '.join(_PLAIN_ROWS)}")
+    return _PLAIN_ROWS[kind](lprobs.to(_compute_dtype(lprobs)))
+
+
 def mse_rows(outputs: Tensor) -> Tensor:
     """(1/K) sum_i ||y_i - ȳ||² per row, for outputs of shape [K, N] or [K, N, D]."""
     y = outputs.to(_compute_dtype(outputs))
@@ -200,7 +207,7 @@ def intra_distillation_loss(
     elif implementation == "lean":
         return _LeanDivergence.apply(lprobs, pad_mask, kind)
     else:
-        rows = _PLAIN_ROWS[kind](lprobs.to(_compute_dtype(lprobs)))
+        rows = divergence_rows(lprobs, kind)
     if pad_mask is not None:
         rows = rows.masked_fill(pad_mask, 0.0)
     return rows.sum()
