@@ -50,8 +50,11 @@ def test_batched_and_sequential_agree_without_dropout(toy_bin):
     criterion.pass_mode = "sequential"
     loss_s, grads_s, log_s = loss_and_grads(model, criterion, sample)
     assert loss_b.item() == pytest.approx(loss_s.item(), rel=1e-5)
+    # float32 sums in a different order (one 3B-row batch vs three B-row batches): equal up
+    # to rounding relative to the largest gradient (some, like the key biases, are ~0).
+    scale = max(g.abs().max().item() for g in grads_b.values())
     for name in grads_b:
-        torch.testing.assert_close(grads_b[name], grads_s[name], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(grads_b[name], grads_s[name], rtol=1e-4, atol=1e-5 * scale)
     # with every dropout off the K passes are identical: zero divergence
     assert abs(log_b["intra_distillation_loss"].item()) < 1e-4
     assert abs(log_s["intra_distillation_loss"].item()) < 1e-4
@@ -120,9 +123,11 @@ def test_task_feeds_the_update_number_to_the_schedule(toy_bin, update_num):
         toy_bin, "--num-passes", "2", "--alpha", "5", "--adaptive-alpha", "--alpha-p", "5", "--alpha-q", "10"
     )
     _, sample_size, log = task.train_step(sample, model, criterion, _Optimizer(), update_num)
-    expected = adaptive_alpha(5.0, update_num, 100, 5.0, 10.0)  # horizon = --max-update 100
+    # horizon N = --max-update 100, α = 5, p = 5, q = 10: γ = log(1/5)/log(1/2) = log2(5), so
+    # α_t = 5·(t/20)^γ; at t = 5, (1/4)^log2(5) = 1/25 and α_t = 0.2; from t = N/p = 20 on, α.
+    expected = {0: 0.0, 5: 0.2, 10: 1.0, 20: 5.0, 60: 5.0}[update_num]
     assert log["alpha_weighted"] / sample_size == pytest.approx(expected)
-    assert expected == {0: 0.0, 10: 1.0, 20: 5.0, 60: 5.0}.get(update_num, expected)
+    assert adaptive_alpha(5.0, update_num, 100, 5.0, 10.0) == pytest.approx(expected)
 
 
 def test_alpha_max_update_overrides_the_horizon(toy_bin):
@@ -151,3 +156,40 @@ def test_reduce_metrics_over_summed_micro_batches():
         assert values["intra_distillation_loss"] == pytest.approx(6.0 / 40 / math.log(2), abs=1e-4)
         assert values["loss"] == pytest.approx(90.0 / 40 / math.log(2), abs=1e-3)
         assert values["nll_loss"] == pytest.approx(60.0 / 40 / math.log(2), abs=1e-3)
+
+
+def test_accuracy_counts_the_first_pass_in_both_modes(toy_bin):
+    # Without dropout the K passes equal one pass, so everything must equal the stock
+    # criterion's, with --report-accuracy and --ignore-prefix-size, in both pass modes.
+    flags = ("--num-passes", "3", "--report-accuracy", "--ignore-prefix-size", "1", *NO_DROPOUT)
+    task, model, criterion, sample = build(toy_bin, *flags)
+    stock = LabelSmoothedCrossEntropyCriterion(task, False, 0.1, ignore_prefix_size=1, report_accuracy=True)
+    model.train()
+    stock_loss, _, stock_log = stock(model, sample)
+    assert stock_log["total"] == sample["target"][:, 1:].ne(task.target_dictionary.pad()).sum().item()
+    for mode in ("batched", "sequential"):
+        criterion.pass_mode = mode
+        loss, _, log = criterion(model, sample)
+        assert (log["n_correct"], log["total"]) == (stock_log["n_correct"], stock_log["total"]), mode
+        assert loss.item() == pytest.approx(stock_loss.item(), rel=1e-5), mode
+        assert abs(log["intra_distillation_loss"].item()) < 1e-4, mode
+
+
+@pytest.mark.parametrize("mode", ["batched", "sequential"])
+def test_unreduced_losses_are_per_position_and_sum_to_the_reduced(toy_bin, mode):
+    task, model, criterion, sample = build(
+        toy_bin, "--num-passes", "3", "--alpha", "2", "--ignore-prefix-size", "1", "--pass-mode", mode
+    )
+    model.train()
+    torch.manual_seed(7)
+    loss, _, log = criterion(model, sample)
+    torch.manual_seed(7)  # the same dropout masks
+    rows_loss, _, rows_log = criterion(model, sample, reduce=False)
+    positions = sample["target"][:, 1:].numel()  # one copy of the batch, prefix removed
+    for key in ("loss", "nll_loss", "intra_distillation_loss"):
+        assert rows_log[key].shape == (positions, 1), key
+        assert rows_log[key].sum().item() == pytest.approx(log[key].item(), rel=1e-4), key
+    assert rows_log["intra_distillation_loss"].sum().item() > 0
+    pad = sample["target"][:, 1:].reshape(-1).eq(task.target_dictionary.pad())
+    assert pad.any() and rows_loss[pad].abs().max().item() == 0.0  # padding adds nothing
+

@@ -24,7 +24,7 @@ from fairseq.tasks.translation import TranslationTask
 from omegaconf import II
 
 from fairseq_intradistill.compat import metrics
-from fairseq_intradistill.divergence import intra_distillation_loss
+from fairseq_intradistill.divergence import divergence_rows, intra_distillation_loss, mse_rows
 from fairseq_intradistill.schedule import adaptive_alpha
 
 DIVERGENCE_CHOICES = ChoiceEnum(["x", "js", "sym_kl", "mse"])
@@ -65,7 +65,9 @@ class IntraDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig)
         default="batched",
         metadata={
             "help": "batched: one forward over the batch repeated K times (one forward per backward, "
-            "best for DDP and GPUs); sequential: K forwards of the batch (less activation memory at once)"
+            "as DDP expects); sequential: K forwards of the batch. Both keep the activations of all "
+            "K passes for the one backward; docs/benchmarks.md measured a higher peak memory for "
+            "sequential at K=3 and K=4 (CPU)"
         },
     )
     max_update: int = II("optimization.max_update")
@@ -150,9 +152,11 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             net_output = model(**sample["net_input"])
             loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
             id_loss = torch.zeros_like(loss)
-            accuracy_input = (net_output, sample)
+            n_correct = total = None
+            if self.report_accuracy:
+                n_correct, total = self.compute_accuracy(model, net_output, sample)
         else:
-            loss, nll_loss, id_loss, accuracy_input = self._k_pass_loss(model, sample, k, reduce)
+            loss, nll_loss, id_loss, (n_correct, total) = self._k_pass_loss(model, sample, k, reduce)
             loss = loss + alpha * id_loss
 
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
@@ -169,13 +173,18 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             # micro-batches and dividing back in reduce_metrics gives α itself.
             logging_output["alpha_weighted"] = alpha * sample_size
         if self.report_accuracy:
-            n_correct, total = self.compute_accuracy(model, *accuracy_input)
             logging_output["n_correct"] = utils.item(n_correct.data)
             logging_output["total"] = utils.item(total.data)
         return loss, sample_size, logging_output
 
     def _k_pass_loss(self, model, sample, k: int, reduce: bool):
-        """Mean cross-entropy over K passes and the divergence between them."""
+        """Mean cross-entropy over K passes, the divergence between them, and the first pass' accuracy.
+
+        With ``reduce=False`` the three losses are per target position of one copy of the
+        batch (``[rows, 1]``, as fairseq's criterion returns them), and their sums are the
+        reduced values.  Accuracy counts the first pass only, in both pass modes, so that
+        ``n_correct`` and ``total`` count one copy of the batch like ``ntokens``.
+        """
         if self.pass_mode == "batched":
             # Dropout draws independent masks for every row, so one forward over the
             # batch repeated K times is K independent passes, with a single forward
@@ -186,25 +195,33 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             }
             net_output = model(**repeated["net_input"])
             lprobs, target = self.get_lprobs_and_target(model, net_output, repeated)
-            accuracy_input = (net_output, repeated)
         else:
             outputs = [model(**sample["net_input"]) for _ in range(k)]
             pairs = [self.get_lprobs_and_target(model, out, sample) for out in outputs]
             lprobs = torch.cat([lp for lp, _ in pairs])
             target = torch.cat([t for _, t in pairs])
-            accuracy_input = (outputs[0], sample)
 
+        # Both modes stack the passes along the rows: pass i holds rows [i*rows, (i+1)*rows).
+        rows = lprobs.size(0) // k
+        pad_mask = target[:rows].eq(self.padding_idx)
         ce_loss, nll_loss = label_smoothed_nll_loss(
             lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce
         )
-        rows = lprobs.size(0) // k
-        id_loss = intra_distillation_loss(
-            lprobs.view(k, rows, -1),
-            kind=self.divergence,
-            pad_mask=target[:rows].eq(self.padding_idx),
-        )
-        return ce_loss / k, nll_loss / k, id_loss, accuracy_input
+        if reduce:
+            id_loss = intra_distillation_loss(lprobs.view(k, rows, -1), kind=self.divergence, pad_mask=pad_mask)
+            ce_loss, nll_loss = ce_loss / k, nll_loss / k
+        else:
+            passes = lprobs.view(k, rows, -1)
+            id_loss = mse_rows(passes) if self.divergence == "mse" else divergence_rows(passes, self.divergence)
+            id_loss = id_loss.masked_fill(pad_mask, 0.0).unsqueeze(-1)
+            ce_loss, nll_loss = ce_loss.view(k, rows, 1).mean(0), nll_loss.view(k, rows, 1).mean(0)
 
+        n_correct = total = None
+        if self.report_accuracy:
+            first, first_target = lprobs[:rows], target[:rows]
+            n_correct = first.argmax(-1).eq(first_target).masked_fill(pad_mask, False).sum()
+            total = (~pad_mask).sum()
+        return ce_loss, nll_loss, id_loss, (n_correct, total)
 
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
