@@ -8,7 +8,10 @@ import torch
 
 import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion and task)
 from fairseq import options, tasks
-from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    label_smoothed_nll_loss,
+)
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq_intradistill.compat import metrics
 from fairseq_intradistill.criterions.intra_distillation import IntraDistillationCriterion
@@ -193,3 +196,31 @@ def test_unreduced_losses_are_per_position_and_sum_to_the_reduced(toy_bin, mode)
     pad = sample["target"][:, 1:].reshape(-1).eq(task.target_dictionary.pad())
     assert pad.any() and rows_loss[pad].abs().max().item() == 0.0  # padding adds nothing
 
+
+def test_rdrop_loss_is_twice_ours_at_half_alpha(toy_bin):
+    # R-Drop (reg_label_smoothed_cross_entropy, --reg-alpha A) on a batch duplicated once:
+    # label-smoothed cross-entropy summed over both copies + A · Σ_tokens (KL(p‖q) + KL(q‖p)) / 2,
+    # divided by the sample size of one copy.  Ours averages the cross-entropy over the K
+    # passes, so R-Drop(A) = 2 · ours(--num-passes 2 --divergence sym_kl --alpha A/2).
+    reg_alpha = 5.0
+    task, model, criterion, sample = build(
+        toy_bin, "--num-passes", "2", "--divergence", "sym_kl", "--alpha", str(reg_alpha / 2)
+    )
+    model.train()
+    torch.manual_seed(11)
+    ours, sample_size, _ = criterion(model, sample)
+
+    torch.manual_seed(11)  # batched mode runs the duplicated batch, as R-Drop does: same masks
+    doubled = {key: torch.cat([value, value]) if torch.is_tensor(value) else value
+               for key, value in sample["net_input"].items()}
+    lprobs = model.get_normalized_probs(model(**doubled), log_probs=True)
+    target = sample["target"]
+    pad = target.eq(task.target_dictionary.pad())
+    ce, _ = label_smoothed_nll_loss(lprobs.view(-1, lprobs.size(-1)), torch.cat([target, target]).view(-1),
+                                    0.1, ignore_index=task.target_dictionary.pad())
+    p_log, q_log = lprobs.chunk(2)
+    kl_pq = (p_log.exp() * (p_log - q_log)).sum(-1)
+    kl_qp = (q_log.exp() * (q_log - p_log)).sum(-1)
+    rdrop = ce + reg_alpha * ((kl_pq + kl_qp) / 2).masked_fill(pad, 0.0).sum()
+    assert sample_size == sample["ntokens"]  # the same divisor on both sides (no --sentence-avg)
+    assert 2 * ours.item() == pytest.approx(rdrop.item(), rel=1e-5)
