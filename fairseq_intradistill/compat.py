@@ -36,6 +36,7 @@ __all__ = [
     "install_portable_checkpoint_writer",
     "allow_cpu_pytorch_ddp",
     "allow_bf16_without_tpu",
+    "log_file_once",
 ]
 
 
@@ -145,3 +146,37 @@ def allow_bf16_without_tpu() -> None:
 
     trainer_cls.__init__ = __init__
     trainer_cls._intradistill_bf16 = True
+
+
+def log_file_once() -> None:
+    """Let ``--log-file`` record every line once (idempotent).
+
+    fairseq's ``progress_bar()`` adds a new ``logging.FileHandler`` for ``log_file`` to its
+    logger each time it is called, that is at every epoch, so from epoch n on every line
+    is written n times (a 50k-update IWSLT'14 run writes its last lines about 46 times).
+    Here a call whose file already has a handler on that logger does not add another.
+    """
+    import inspect
+    import logging
+    import os
+
+    from fairseq.logging import progress_bar as progress_bar_module
+
+    make_bar = progress_bar_module.progress_bar
+    if getattr(make_bar, "_intradistill_log_file_once", False):
+        return
+    signature = inspect.signature(make_bar)
+
+    @functools.wraps(make_bar)
+    def progress_bar(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        log_file = bound.arguments.get("log_file")
+        if log_file is not None:
+            path = os.path.abspath(log_file)  # what FileHandler.baseFilename holds
+            handlers = progress_bar_module.logger.handlers
+            if any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in handlers):
+                bound.arguments["log_file"] = None
+        return make_bar(*bound.args, **bound.kwargs)
+
+    progress_bar._intradistill_log_file_once = True  # type: ignore[attr-defined]
+    progress_bar_module.progress_bar = progress_bar

@@ -1,5 +1,6 @@
 """fairseq's real command-line entry points with the plugin: train, resume, generate, interactive, validate."""
 
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -150,3 +151,29 @@ def test_adaptive_alpha_needs_the_task(toy_bin, tmp_path):
                 "intra_distillation", "--adaptive-alpha", "--max-update", "3", *TINY_MODEL, "--save-dir", tmp_path],
                check=False)
     assert proc.returncode != 0 and "--task translation_intra_distillation" in proc.stdout + proc.stderr
+
+
+def test_log_file_holds_each_record_once(toy_bin, tmp_path):
+    # fairseq adds a handler for --log-file at every epoch; the plugin keeps it to one.
+    log = tmp_path / "train.log"
+    train(toy_bin, tmp_path / "ckpt", *INTRA, "--num-passes", "2", "--max-epoch", "3", "--no-save",
+          "--log-file", log)
+    lines = log.read_text(encoding="utf-8").split("\n")
+    records = [json.loads(line) for line in lines if line.startswith("{\"")]
+    updates = [int(r["num_updates"]) for r in records if "num_updates" in r]
+    assert updates == list(range(1, len(updates) + 1)) and len(updates) > 3  # train_inner, once each
+    assert [int(r["epoch"]) for r in records if "train_loss" in r] == [1, 2, 3]
+    assert [int(r["epoch"]) for r in records if "valid_loss" in r] == [1, 2, 3]
+    assert sum(line.startswith("begin validation") for line in lines) == 3
+
+
+def test_log_file_fix_wraps_fairseq_once():
+    from fairseq.logging import progress_bar
+
+    import fairseq_intradistill.plugin  # noqa: F401  (installs the fix)
+    from fairseq_intradistill import compat
+
+    installed = progress_bar.progress_bar
+    compat.log_file_once()
+    assert progress_bar.progress_bar is installed and installed._intradistill_log_file_once
+    assert not getattr(installed.__wrapped__, "_intradistill_log_file_once", False)
