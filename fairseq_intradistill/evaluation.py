@@ -16,6 +16,8 @@ from typing import Dict, List
 
 import sacrebleu
 
+from fairseq_intradistill.textio import read_lines
+
 
 class MissingHypothesesError(ValueError):
     pass
@@ -58,7 +60,8 @@ def score(hypotheses: List[str], references: List[str], lowercase: bool = False)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.evaluation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generate-output", type=Path, required=True, help="stdout of fairseq-generate")
     parser.add_argument("--reference", type=Path, required=True, help="raw references, one per line")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
@@ -68,7 +71,7 @@ def main(argv=None) -> None:
     for flag, path in (("--generate-output", args.generate_output), ("--reference", args.reference)):
         if not path.is_file():
             parser.error(f"{flag} {path} does not exist")
-    references = args.reference.read_text(encoding="utf-8").splitlines()
+    references = read_lines(args.reference)
     if not references:
         parser.error(f"--reference {args.reference} is empty")
     try:

@@ -20,6 +20,8 @@ import zlib
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Union
 
+from fairseq_intradistill.textio import split_lines
+
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, gzip.BadGzipFile)
 
 
@@ -126,12 +128,12 @@ def read_member(tar: tarfile.TarFile, member: str, name: str) -> bytes:
 
 
 def decode(data: bytes, name: str) -> List[str]:
-    """UTF-8 text as lines (no line ends); a decoding error names the file."""
+    """UTF-8 text as lines, split on ``\\n`` only (see :mod:`fairseq_intradistill.textio`); a decoding error names the file."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ArchiveError(f"{name}: not UTF-8 text ({e})") from e
-    return text.splitlines()
+    return split_lines(text)
 
 
 def download(

@@ -39,6 +39,7 @@ from fairseq_intradistill.data.archives import (
     read_member,
     verify_archive,
 )
+from fairseq_intradistill.textio import read_lines
 
 SRC, TGT = "en", "de"
 
@@ -234,7 +235,8 @@ def compound_bleu(hypotheses: Sequence[str], references: Sequence[str], lang: st
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.wmt17", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fetch", help="download the missing files")
     p.add_argument("--archive-dir", type=Path, required=True)
@@ -257,8 +259,7 @@ def main(argv=None) -> None:
             for flag, path in (("--hypotheses", args.hypotheses), ("--reference", args.reference)):
                 if not path.is_file():
                     raise ValueError(f"{flag} {path} does not exist")
-            result = compound_bleu(args.hypotheses.read_text(encoding="utf-8").splitlines(),
-                                   args.reference.read_text(encoding="utf-8").splitlines())
+            result = compound_bleu(read_lines(args.hypotheses), read_lines(args.reference))
             args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
             print(f"tokenised compound-split {result['score_string']}")
     except (ArchiveError, ValueError) as e:

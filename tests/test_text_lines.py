@@ -1,0 +1,65 @@
+"""Corpus and reference lines end at "\\n" only: U+2028, \\x85 and a lone \\r stay inside a sentence."""
+
+import json
+import sys
+
+from fairseq_intradistill.data.archives import decode
+from fairseq_intradistill.textio import read_lines, split_lines
+
+from conftest import run
+
+# Sentences as web-crawled text has them: a line separator, a NEL, a lone carriage return,
+# a vertical tab; the last line ends the Windows way.
+SENTENCES = [
+    "Das ist der erste Satz\u2028mit einem Zeilentrenner darin .",
+    "Der zweite Satz hat ein\x85NEL-Zeichen in der Mitte .",
+    "Der dritte Satz hat einen\rWagenrücklauf und\x0beinen Tabulator .",
+    "Der vierte Satz\u2029endet mit CR LF .",
+]
+TEXT = "\n".join(SENTENCES[:-1]) + "\n" + SENTENCES[-1] + "\r\n"
+
+
+def test_split_lines_breaks_at_newline_only():
+    assert len(TEXT.splitlines()) > len(SENTENCES)  # what went wrong before
+    assert split_lines(TEXT) == SENTENCES
+    assert split_lines("a\n\nb") == ["a", "", "b"]
+    assert split_lines("no final newline") == ["no final newline"]
+    assert split_lines("") == []
+    assert split_lines("a\r\r\n") == ["a\r"]  # only the \r of the line end goes
+
+
+def test_read_lines_and_archive_members(tmp_path):
+    path = tmp_path / "ref.txt"
+    path.write_bytes(TEXT.encode("utf-8"))
+    assert read_lines(path) == SENTENCES
+    assert decode(TEXT.encode("utf-8"), "corpus.de") == SENTENCES
+
+
+def test_evaluation_keeps_references_aligned(tmp_path):
+    import sacrebleu
+
+    reference = tmp_path / "ref.txt"
+    reference.write_bytes(TEXT.encode("utf-8"))
+    # fairseq-generate prints no \r (SentencePiece turns it into a space); the rest it keeps.
+    hypotheses = [s.replace("\r", " ") for s in SENTENCES]
+    generate = tmp_path / "gen.txt"
+    generate.write_text("".join(f"D-{i}\t-0.5\t{h}\n" for i, h in enumerate(hypotheses)), encoding="utf-8")
+    out = tmp_path / "bleu.json"
+    run([sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", generate,
+         "--reference", reference, "--out", out])
+    result = json.loads(out.read_text())
+    assert result["num_sentences"] == len(SENTENCES)
+    assert result["bleu"] == round(sacrebleu.corpus_bleu(hypotheses, [SENTENCES]).score, 2)
+
+
+def test_compound_bleu_keeps_references_aligned(tmp_path):
+    reference = tmp_path / "ref.txt"
+    reference.write_bytes(TEXT.encode("utf-8"))
+    hypotheses = tmp_path / "hyp.txt"  # a system that printed plain spaces
+    hypotheses.write_text("".join(s.replace("\u2028", " ").replace("\u2029", " ") + "\n" for s in SENTENCES)
+                          .replace("\r", " "), encoding="utf-8")
+    out = tmp_path / "bleu.json"
+    run([sys.executable, "-m", "fairseq_intradistill.data.wmt17", "compound-bleu", "--hypotheses", hypotheses,
+         "--reference", reference, "--out", out])
+    assert json.loads(out.read_text())["num_sentences"] == len(SENTENCES)
+
