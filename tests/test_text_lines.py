@@ -3,6 +3,8 @@
 import json
 import sys
 
+import pytest
+
 from fairseq_intradistill.data.archives import decode
 from fairseq_intradistill.textio import read_lines, split_lines
 
@@ -63,3 +65,35 @@ def test_compound_bleu_keeps_references_aligned(tmp_path):
          "--reference", reference, "--out", out])
     assert json.loads(out.read_text())["num_sentences"] == len(SENTENCES)
 
+
+@pytest.fixture(scope="module")
+def spm_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spm")
+    corpus = root / "train.txt"
+    corpus.write_text("".join(f"der {w} satz hat {n} wörter .\n" for n in range(30)
+                              for w in ("erste", "zweite", "dritte")), encoding="utf-8")
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.spm", "train", "--inputs", corpus,
+                "--model-prefix", root / "spm", "--vocab-size", "60", "--threads", "1"])
+    return root / "spm.model", proc
+
+
+def test_spm_training_shows_its_progress(spm_model):
+    _, proc = spm_model
+    assert "EM sub_iter" in proc.stderr  # SentencePiece's own progress lines
+
+
+def test_spm_encode_keeps_one_line_per_line_in_batches(spm_model, tmp_path):
+    from fairseq_intradistill.data.spm import encode_file
+
+    model, _ = spm_model
+    source = tmp_path / "in.txt"
+    source.write_bytes((TEXT + "ein letzter satz .\n").encode("utf-8"))
+    cli_out = tmp_path / "cli.txt"
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.spm", "encode", "--model", model,
+                "--input", source, "--output", cli_out, "--threads", "2"])
+    assert f"encoded {len(SENTENCES) + 1} lines" in proc.stdout
+    encoded = read_lines(cli_out)
+    assert len(encoded) == len(SENTENCES) + 1 and encoded[-1].replace(" ", "").replace("\u2581", "") == "einletztersatz."
+    batched = tmp_path / "batched.txt"
+    assert encode_file(model, source, batched, num_threads=2, batch_lines=2) == len(SENTENCES) + 1
+    assert batched.read_bytes() == cli_out.read_bytes()

@@ -7,10 +7,19 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
+import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterator, List, Sequence
 
 import sentencepiece as spm
+
+from fairseq_intradistill.textio import iter_lines
+
+# Lines handed to SentencePiece per call: enough to keep every thread busy, few enough
+# (about 10 MB of text) to hold comfortably.
+BATCH_LINES = 100_000
 
 
 def train_joint(
@@ -20,8 +29,14 @@ def train_joint(
     character_coverage: float = 1.0,
     model_type: str = "unigram",
     input_sentence_size: int = 0,
+    num_threads: int = 0,
 ) -> Path:
-    """Train one model on all ``inputs``; return the path of the ``.model`` file."""
+    """Train one model on all ``inputs``; return the path of the ``.model`` file.
+
+    SentencePiece reports its progress (corpus loading, EM iterations) on stderr: on
+    WMT'17's millions of lines training takes long enough that silence looks like a hang.
+    ``num_threads`` 0 uses every core.
+    """
     for path in inputs:
         if not Path(path).is_file() or Path(path).stat().st_size == 0:
             raise ValueError(f"SentencePiece input {path} is missing or empty")
@@ -38,7 +53,7 @@ def train_joint(
         eos_id=-1,
         pad_id=-1,
         unk_id=0,
-        minloglevel=2,
+        num_threads=_threads(num_threads),
     )
     if input_sentence_size > 0:
         options.update(input_sentence_size=input_sentence_size, shuffle_input_sentence=True)
@@ -46,23 +61,42 @@ def train_joint(
     return Path(f"{model_prefix}.model")
 
 
-def encode_lines(model: Path, lines: Iterable[str]) -> Iterable[str]:
+def encode_file(
+    model: Path, source: Path, target: Path, num_threads: int = 0, batch_lines: int = BATCH_LINES
+) -> int:
+    """Encode ``source`` into pieces, one line per line; return the number of lines.
+
+    Lines end at ``\\n`` only (:mod:`fairseq_intradistill.textio`), so that a ``\\r`` or U+2028
+    inside a sentence cannot shift the file against its other side.  ``num_threads`` 0 uses
+    every core; progress goes to stderr every ``batch_lines`` lines.
+    """
     processor = spm.SentencePieceProcessor(model_file=str(model))
-    for line in lines:
-        yield " ".join(processor.encode(line.rstrip("\n"), out_type=str))
-
-
-def encode_file(model: Path, source: Path, target: Path) -> int:
-    """Encode ``source`` into pieces, one line per line; return the number of lines."""
     n = 0
-    with open(source, encoding="utf-8") as fin, open(target, "w", encoding="utf-8") as fout:
-        for n, line in enumerate(encode_lines(model, fin), start=1):
-            fout.write(line + "\n")
+    with open(target, "w", encoding="utf-8", newline="\n") as fout:
+        for batch in _batches(iter_lines(source), batch_lines):
+            encoded = processor.encode(batch, out_type=str, num_threads=_threads(num_threads))
+            fout.writelines(" ".join(pieces) + "\n" for pieces in encoded)
+            n += len(batch)
+            if len(batch) == batch_lines:
+                print(f"  {source.name}: {n:,} lines encoded", file=sys.stderr, flush=True)
     return n
 
 
+def _threads(num_threads: int) -> int:
+    return num_threads if num_threads > 0 else (os.cpu_count() or 1)
+
+
+def _batches(lines: Iterator[str], size: int) -> Iterator[List[str]]:
+    while True:
+        batch = list(itertools.islice(lines, size))
+        if not batch:
+            return
+        yield batch
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.spm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a joint model")
     train.add_argument("--inputs", nargs="+", type=Path, required=True)
@@ -70,17 +104,21 @@ def main(argv=None) -> None:
     train.add_argument("--vocab-size", type=int, required=True)
     train.add_argument("--character-coverage", type=float, default=1.0)
     train.add_argument("--input-sentence-size", type=int, default=0, help="sample this many lines (0 = all)")
+    train.add_argument("--threads", type=int, default=0, help="threads (0 = every core)")
     encode = sub.add_parser("encode", help="encode a file")
     encode.add_argument("--model", type=Path, required=True)
     encode.add_argument("--input", type=Path, required=True)
     encode.add_argument("--output", type=Path, required=True)
+    encode.add_argument("--threads", type=int, default=0, help="threads (0 = every core)")
     args = parser.parse_args(argv)
+    if args.threads < 0:
+        parser.error(f"--threads must be >= 0 (got {args.threads})")
     if args.command == "train":
         if args.vocab_size < 8:
             parser.error(f"--vocab-size must be >= 8 (got {args.vocab_size})")
         try:
             model = train_joint(args.inputs, args.model_prefix, args.vocab_size, args.character_coverage,
-                                input_sentence_size=args.input_sentence_size)
+                                input_sentence_size=args.input_sentence_size, num_threads=args.threads)
         except ValueError as e:
             parser.error(str(e))
         print(f"SentencePiece model: {model}")
@@ -89,7 +127,7 @@ def main(argv=None) -> None:
             parser.error(f"--model {args.model} does not exist")
         if not args.input.is_file():
             parser.error(f"--input {args.input} does not exist")
-        print(f"encoded {encode_file(args.model, args.input, args.output)} lines into {args.output}")
+        print(f"encoded {encode_file(args.model, args.input, args.output, args.threads)} lines into {args.output}")
 
 
 if __name__ == "__main__":
