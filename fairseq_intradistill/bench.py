@@ -221,7 +221,8 @@ def format_table(rows: List[Dict]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="transformer_iwslt_de_en", help="fairseq architecture")
     parser.add_argument("--model-args", nargs=argparse.REMAINDER, default=[],
                         help="further fairseq model options, last on the command line")

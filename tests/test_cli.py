@@ -177,3 +177,19 @@ def test_log_file_fix_wraps_fairseq_once():
     compat.log_file_once()
     assert progress_bar.progress_bar is installed and installed._intradistill_log_file_once
     assert not getattr(installed.__wrapped__, "_intradistill_log_file_once", False)
+
+
+def test_help_lists_the_tools_and_each_tool_names_its_command():
+    from fairseq_intradistill.__main__ import TOOLS
+
+    out = run([sys.executable, "-m", "fairseq_intradistill", "--help"]).stdout
+    assert "--user-dir" in out
+    for tool in TOOLS:
+        assert f"python -m {tool} " in out, tool
+    # Tools whose usage line says how to call them (the others print their file name for now).
+    with_prog = ["fairseq_intradistill.analysis", "fairseq_intradistill.bench", "fairseq_intradistill.evaluation",
+                 "fairseq_intradistill.data.wmt17", "fairseq_intradistill.data.spm"]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # every listed tool exists and has --help
+        helps = dict(zip(TOOLS, pool.map(lambda tool: run([sys.executable, "-m", tool, "--help"]).stdout, TOOLS)))
+    for tool in with_prog:
+        assert helps[tool].startswith(f"usage: python -m {tool} "), (tool, helps[tool][:200])
