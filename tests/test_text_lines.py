@@ -93,7 +93,8 @@ def test_spm_encode_keeps_one_line_per_line_in_batches(spm_model, tmp_path):
                 "--input", source, "--output", cli_out, "--threads", "2"])
     assert f"encoded {len(SENTENCES) + 1} lines" in proc.stdout
     encoded = read_lines(cli_out)
-    assert len(encoded) == len(SENTENCES) + 1 and encoded[-1].replace(" ", "").replace("\u2581", "") == "einletztersatz."
+    assert len(encoded) == len(SENTENCES) + 1
+    assert encoded[-1].replace(" ", "").replace("\u2581", "") == "einletztersatz."  # the last line is still last
     batched = tmp_path / "batched.txt"
     assert encode_file(model, source, batched, num_threads=2, batch_lines=2) == len(SENTENCES) + 1
     assert batched.read_bytes() == cli_out.read_bytes()
