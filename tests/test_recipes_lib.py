@@ -57,10 +57,15 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
     assert "training on the CPU" not in proc.stderr and not (save / "train.log").exists()
 
 
-def test_unknown_evaluate_options_reach_fairseq_generate(toy_bin, toy_raw, tmp_path):
+def test_without_a_recipe_the_method_defaults_come_first_and_later_options_win(toy_bin, toy_raw, tmp_path):
+    # The quickstart's use: no --recipe, its own model and options after the method's defaults.
     save = tmp_path / "run"
-    run(["bash", TRAIN, "--data", toy_bin, "--method", "baseline", "--save-dir", save, *TINY_MODEL,
-         "--max-update", "1"])
+    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL,
+                "--max-update", "1", "--alpha-p", "2", "--alpha-mode", "fixed"])
+    config = proc.stdout + proc.stderr
+    assert "'num_passes': 3" in config and "'alpha_p': 2.0, 'alpha_q': 10.0" in config
+    assert "'adaptive_alpha': False" in config and "'max_update': 1" in config
+    # Unknown options of the evaluation script reach fairseq-generate.
     out = tmp_path / "eval"
     run(["bash", EVALUATE, "--data", toy_bin, "--checkpoint", save / "checkpoint_last.pt",
          "--reference", toy_raw / "test.tgt", "--out", out, "--beam", "2", "--max-len-b", "3", "--batch-size", "7"])
