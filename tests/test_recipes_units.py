@@ -237,3 +237,14 @@ def test_train_pairs_subset_is_seeded_aligned_and_recorded(tmp_path):
                           ((30, 1, 12000), "--vocab-size 12000")):
         with pytest.raises(iwslt14.PreparationMismatch, match=message):
             iwslt14.select_training(pair, "de", *args)
+
+
+def test_a_pair_prepared_before_the_record_counts_as_all_pairs(tmp_path):
+    pair = _raw_pair(tmp_path / "old", 50)
+    (pair / "spm").mkdir()
+    (pair / "spm" / "done").touch()
+    with pytest.raises(iwslt14.PreparationMismatch, match="was prepared with all training pairs"):
+        iwslt14.select_training(pair, "de", 20, 1, 12000)
+    assert not (pair / "subset").exists() and not (pair / "preparation.json").exists()
+    assert iwslt14.select_training(pair, "de", None, 1, 12000) == "kept"
+    assert json.loads((pair / "preparation.json").read_text())["train_pairs"] is None
