@@ -21,8 +21,9 @@ plugin_dir() {
 }
 
 # Number of usable CUDA devices (0 on a CPU machine).  A torch that cannot be imported, or
-# that warns while initialising CUDA (a driver or build mismatch), stops the script with its
-# error instead of silently training on the CPU.
+# that finds no GPU because CUDA failed to initialise (it then warns, e.g. a driver or build
+# mismatch), stops the script with its error instead of silently training on the CPU.  With
+# GPUs found, such warnings (e.g. NVML missing in a container) are shown and training goes on.
 num_gpus() {
   python - <<'PY' || die "cannot count the GPUs with torch (the error above); fix the torch installation, or hide the GPUs with CUDA_VISIBLE_DEVICES= to train on the CPU"
 import sys, warnings
@@ -30,9 +31,11 @@ import torch
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     count = torch.cuda.device_count()
-problems = [str(w.message) for w in caught if "cuda" in str(w.message).lower()]
-if problems:
+problems = [str(w.message) for w in caught if "cuda" in str(w.message).lower() or "nvml" in str(w.message).lower()]
+if problems and count == 0:
     sys.exit("torch could not initialise CUDA: " + "; ".join(problems))
+for problem in problems:
+    print(f"warning: {problem}", file=sys.stderr)
 print(count)
 PY
 }
