@@ -51,7 +51,6 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
     # The case study's students (scripts/iwslt14/self_distill.sh adds the teacher's flags).
     "self_distillation": ("--task", "translation", "--criterion", "self_distillation"),
 }
-METHODS = ("baseline", "intra")
 ALPHA_MODES = ("fixed", "adaptive")
 
 # METHOD.md, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
