@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 from conftest import REPO, USER_DIR, cli, run
 
@@ -13,14 +14,12 @@ from omegaconf import OmegaConf
 from fairseq import options
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 import fairseq_intradistill.plugin  # registers the task and criterion, as --user-dir does
-from fairseq_intradistill.data.recipes import train_flags
+from fairseq_intradistill.data.recipes import METHOD_FLAGS, train_flags
 
-repo, method, data = sys.argv[1:4]
-# What scripts/common/train.sh adds around the recipe's flags (on one fp16 GPU).
-method_flags = {"baseline": ["--task", "translation", "--criterion", "label_smoothed_cross_entropy"],
-                "intra": ["--task", "translation_intra_distillation", "--criterion", "intra_distillation"]}[method]
-script_args = [data, *method_flags, *train_flags("iwslt14", method, gpus=1), "--fp16", "--log-format", "json"]
-default_args = [data, *method_flags, "--arch", "transformer_iwslt_de_en", "--optimizer", "adam",
+repo, method, data, config_dir = sys.argv[1:5]
+# What scripts/common/train.sh runs (recipes.py's flags, all of them), on one fp16 GPU.
+script_args = [data, *train_flags("iwslt14", method, gpus=1), "--fp16", "--log-format", "json"]
+default_args = [data, *METHOD_FLAGS[method], "--arch", "transformer_iwslt_de_en", "--optimizer", "adam",
                 "--lr-scheduler", "inverse_sqrt"]
 
 def config(argv):
@@ -28,7 +27,7 @@ def config(argv):
     return convert_namespace_to_omegaconf(options.parse_args_and_arch(parser, argv))
 
 script, default = config(script_args), config(default_args)
-yaml = OmegaConf.load(f"{repo}/configs/iwslt14/{method}.yaml")
+yaml = OmegaConf.load(f"{config_dir}/{method}.yaml")
 
 def get(cfg, group, key):
     node = cfg[group]
@@ -83,12 +82,27 @@ print(json.dumps({"checked": checked, "problems": problems}))
 """
 
 
-def test_yaml_configs_equal_the_script_flags(toy_bin):
+def config_problems(method: str, data: Path, config_dir: Path) -> dict:
+    proc = run([sys.executable, "-c", CHECK, REPO, method, data, config_dir])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_yaml_configs_equal_the_recipe_flags(toy_bin):
     for method in ("baseline", "intra"):
-        proc = run([sys.executable, "-c", CHECK, REPO, method, toy_bin])
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = config_problems(method, toy_bin, REPO / "configs" / "iwslt14")
         assert result["problems"] == [], (method, result["problems"])
-        assert result["checked"] >= 20
+        assert result["checked"] >= 25
+
+
+def test_the_check_fails_when_a_yaml_and_the_recipe_disagree(toy_bin, tmp_path):
+    # A changed value and a missing key are both caught (recipes.py is the source of truth).
+    text = (REPO / "configs" / "iwslt14" / "intra.yaml").read_text()
+    assert "  alpha_q: 10.0\n" in text and "  patience: 40\n" in text
+    (tmp_path / "intra.yaml").write_text(text.replace("  alpha_q: 10.0\n", "  alpha_q: 8.0\n")
+                                         .replace("  patience: 40\n", ""))
+    problems = config_problems("intra", toy_bin, tmp_path)["problems"]
+    assert any(p.startswith("criterion.alpha_q: yaml 8.0") for p in problems), problems
+    assert any(p.startswith("checkpoint.patience = 40 in the script, missing from the yaml") for p in problems), problems
 
 
 def test_hydra_train_runs_the_intra_config(toy_bin, tmp_path):

@@ -149,6 +149,10 @@ def test_every_script_prints_help():
     ("ablate.sh", ["--lang", "de", "--passes", "0 2"], "--passes: '0' is not a positive integer"),
     ("ablate.sh", ["--lang", "de", "--alpha-modes", "cosine"], "'cosine' is not fixed or adaptive"),
     ("ablate.sh", ["--passes", "2"], "--lang is required"),
+    ("ablate.sh", ["--lang", "de", "--preset", "huge"], "--preset must be paper or small (got 'huge')"),
+    ("train.sh", ["--lang", "de", "--method", "intra", "--preset", "huge"], "--preset must be paper or small"),
+    ("run_all.sh", ["--preset", "huge"], "--preset must be paper or small (got 'huge')"),
+    ("prepare.sh", ["--langs", "de", "--train-pairs", "-3"], "--train-pairs must be a positive integer"),
 ])
 def test_wrong_or_missing_arguments_fail_clearly(script, args, message):
     proc = bash(script, *args, check=False)
@@ -347,5 +351,54 @@ def test_bad_recipe_option_is_explained(done):
     proc = bash("train.sh", "--lang", "de", "--method", "intra", "--out", done["out"], "--alpha-mode", "cosine",
                 "--save-dir", done["out"] / "never", check=False)
     assert proc.returncode != 0
-    assert "invalid choice: 'cosine'" in proc.stderr and "invalid recipe options: --alpha-mode cosine" in proc.stderr
+    assert "invalid choice: 'cosine'" in proc.stderr and "invalid options:" in proc.stderr
     assert not (done["out"] / "never" / "train.log").exists()
+
+
+def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
+    ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
+    bash("evaluate.sh", "--lang", "de", "--out", done["out"], "--checkpoint", ckpt, "--eval-dir", tmp_path,
+         "--max-len-b", "4", "--batch-size", "5")
+    log = (tmp_path / "generate-test.log").read_text()
+    assert "'max_len_b': 4" in log and "'batch_size': 5" in log
+    assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
+
+
+def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
+    out = tmp_path / "small"
+    proc = bash("run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--preset", "small",
+                "--train-pairs", "120", "--vocab-size", "200", "--", "--max-update", "2", "--log-interval", "1")
+    data = out / "data" / "de-en"
+    full = done["out"] / "data" / "de-en"
+    # A seeded subset of aligned training pairs; SentencePiece trained on it; valid and test unchanged.
+    de = (data / "subset" / "train.de").read_text().splitlines()
+    en = (data / "subset" / "train.en").read_text().splitlines()
+    all_pairs = list(zip((full / "raw" / "train.de").read_text().splitlines(),
+                         (full / "raw" / "train.en").read_text().splitlines()))
+    assert len(de) == len(en) == 120 and set(zip(de, en)) <= set(all_pairs)
+    assert len((data / "spm" / "train.en").read_text().splitlines()) == 120
+    for split in ("valid", "test"):
+        assert (data / "raw" / f"{split}.en").read_text() == (full / "raw" / f"{split}.en").read_text()
+    assert "training on 120 pairs drawn with seed 1" in proc.stderr
+    assert json.loads((data / "preparation.json").read_text()) == {"train_pairs": 120, "subset_seed": 1,
+                                                                   "vocab_size": 200}
+    # The preset's model and batch reached fairseq; the schedule's horizon is the run's N.
+    log = (out / "runs" / "de-en" / "intra" / "train.log").read_text()
+    assert "encoder_embed_dim=128" in log and "encoder_layers=2" in log and "'max_tokens': 2048" in log
+    assert "'lr': [0.001]" in log and "'warmup_updates': 500" in log
+    by_update = {int(r["num_updates"]): float(r["alpha"])
+                 for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)}
+    assert by_update == {1: 0.0, 2: 5.0}
+    for method in ("baseline", "intra"):
+        assert json.loads((out / "runs" / "de-en" / method / "bleu-test.json").read_text())["num_sentences"] == 15
+    assert json.loads((out / "runs" / "de-en" / "experiment.json").read_text())["benchmark"] == "iwslt14-small"
+    # The same subset again: every step skipped.  Another N, seed or vocabulary: refused.
+    again = bash("prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--train-pairs", "120",
+                 "--vocab-size", "200")
+    assert "step 3 (SentencePiece) done, skipping" in again.stderr
+    for args in (["--train-pairs", "60"], ["--train-pairs", "120", "--subset-seed", "2"], []):
+        proc = bash("prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200", *args,
+                    check=False)
+        assert proc.returncode != 0 and "was prepared with --train-pairs 120 --subset-seed 1" in proc.stderr
+        assert "give --force to prepare it again, or another --out" in proc.stderr
+    assert len((data / "spm" / "train.en").read_text().splitlines()) == 120

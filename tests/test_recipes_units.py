@@ -62,8 +62,23 @@ def test_flags_for_both_recipes():
     fixed = recipes.train_flags("iwslt14", "intra", 1, num_passes=4, alpha_mode="fixed", arch="transformer")
     assert "--adaptive-alpha" not in fixed and value(fixed, "--num-passes") == "4" and value(fixed, "--arch") == "transformer"
     wmt = recipes.train_flags("wmt17", "intra", gpus=2)
-    assert value(wmt, "--alpha-p") == "10" and value(wmt, "--alpha-q") == "16" and "--share-all-embeddings" in wmt
+    assert value(wmt, "--alpha-p") == "10" and value(wmt, "--alpha-q") == "16" and "--share-all-embeddings" not in wmt
     assert value(wmt, "--update-freq") == "8" and value(wmt, "--max-update") == "80000"
+    # The authors' development command (METHOD.md), flag by flag.
+    for flag, expected in (("--adam-eps", "1e-6"), ("--fp16-init-scale", "16"), ("--max-source-positions", "512"),
+                           ("--max-target-positions", "512"), ("--save-interval-updates", "300"),
+                           ("--keep-interval-updates", "1"), ("--warmup-updates", "4000")):
+        assert value(wmt, flag) == expected, flag
+    assert "--skip-invalid-size-inputs-valid-test" in wmt and "--patience" not in wmt
+    for flag, expected in (("--fp16-init-scale", "16"), ("--patience", "40"), ("--max-source-positions", "512")):
+        assert value(flags, flag) == expected, flag
+    assert "--skip-invalid-size-inputs-valid-test" in flags
+    # Task and criterion come with the recipe; every flag is stated once.
+    assert flags[:4] == ["--task", "translation_intra_distillation", "--criterion", "intra_distillation"]
+    for name in recipes.RECIPES:
+        for method in ("baseline", "intra"):
+            names = [f for f in recipes.train_flags(name, method, gpus=1) if f.startswith("--")]
+            assert len(names) == len(set(names)), (name, method)
     with pytest.raises(ValueError, match="baseline or intra"):
         recipes.train_flags("iwslt14", "rdrop", 1)
     proc = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--recipe", "iwslt14",
@@ -151,3 +166,85 @@ def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
     assert out.splitlines()[0].split() == ["experiment", "method", "BLEU", "updates", "time", "s", "tokens/s", "cost"]
     assert "paper" not in out and "n/a" not in out
 
+
+
+def test_small_preset_flags_and_schedule_horizon():
+    from fairseq_intradistill.schedule import adaptive_alpha
+
+    flags = recipes.train_flags("iwslt14-small", "intra", gpus=0)
+    value = lambda name: flags[flags.index(name) + 1]  # noqa: E731
+    small = {"--arch": "transformer", "--encoder-layers": "2", "--decoder-layers": "2",
+             "--encoder-embed-dim": "128", "--decoder-embed-dim": "128", "--dropout": "0.3",
+             "--max-tokens": "2048", "--update-freq": "1", "--max-update": "2500",
+             "--alpha": "5", "--alpha-p": "5", "--alpha-q": "10", "--num-passes": "3"}
+    assert {name: value(name) for name in small} == small
+    assert "--adaptive-alpha" in flags and "--alpha-max-update" not in flags  # N = --max-update
+    assert recipes.recipe_field("iwslt14-small", "vocab_size") == "4000"
+    # The paper's semantics at the preset's N: alpha 1 at N/q, alpha at N/p, 0 at the start.
+    n, p, q = int(value("--max-update")), float(value("--alpha-p")), float(value("--alpha-q"))
+    assert adaptive_alpha(5.0, 0, n, p, q) == 0.0
+    assert abs(adaptive_alpha(5.0, n // 10, n, p, q) - 1.0) < 1e-9 and adaptive_alpha(5.0, n // 5, n, p, q) == 5.0
+    # With --max-update overridden, the horizon follows it.
+    short = recipes.train_flags("iwslt14-small", "intra", gpus=0, max_update=1000)
+    assert short[short.index("--max-update") + 1] == "1000"
+
+
+def test_method_flags_without_a_recipe():
+    out = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra",
+               "--alpha-mode", "fixed", "--num-passes", "2"]).stdout.split()
+    assert out == ["--task", "translation_intra_distillation", "--criterion", "intra_distillation",
+                   "--num-passes", "2", "--alpha", "5", "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x"]
+    assert recipes.method_flags("baseline") == ["--task", "translation", "--criterion", "label_smoothed_cross_entropy"]
+    with pytest.raises(ValueError, match="--num-passes and --alpha-mode are for --method intra"):
+        recipes.method_flags("baseline", num_passes=2)
+    proc = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra",
+                "--max-update", "10"], check=False)
+    assert proc.returncode != 0 and "--max-update replace a recipe's settings: give --recipe" in proc.stderr
+
+
+def _raw_pair(folder: Path, n: int) -> Path:
+    raw = folder / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train.de").write_text("".join(f"quelle {i}\n" for i in range(n)))
+    (raw / "train.en").write_text("".join(f"target {i}\n" for i in range(n)))
+    (raw / "stats.json").write_text(json.dumps({"train": n, "valid": 0, "test": 0}))
+    return folder
+
+
+def test_train_pairs_subset_is_seeded_aligned_and_recorded(tmp_path):
+    assert iwslt14.subset_indices(100, 10, 1) == iwslt14.subset_indices(100, 10, 1)
+    assert iwslt14.subset_indices(100, 10, 1) != iwslt14.subset_indices(100, 10, 2)
+    with pytest.raises(ValueError, match="--train-pairs 101 is more than the 100 training pairs"):
+        iwslt14.subset_indices(100, 101, 1)
+    subsets = []
+    for name in ("a", "b"):
+        pair = _raw_pair(tmp_path / name, 200)
+        assert iwslt14.select_training(pair, "de", 30, 1, 4000) == "written"
+        de = (pair / "subset" / "train.de").read_text().splitlines()
+        en = (pair / "subset" / "train.en").read_text().splitlines()
+        assert len(de) == len(en) == 30 and len(set(de)) == 30
+        assert [line.split()[1] for line in de] == [line.split()[1] for line in en]  # pairs kept together
+        assert [int(line.split()[1]) for line in de] == sorted(int(line.split()[1]) for line in de)
+        subsets.append(de)
+    assert subsets[0] == subsets[1]  # deterministic across runs
+    pair = tmp_path / "a"
+    assert json.loads((pair / "preparation.json").read_text()) == {"train_pairs": 30, "subset_seed": 1,
+                                                                   "vocab_size": 4000}
+    assert iwslt14.select_training(pair, "de", 30, 1, 4000) == "kept"
+    for args, message in (((50, 1, 4000), "--train-pairs 50 --subset-seed 1"),
+                          ((30, 2, 4000), "--train-pairs 30 --subset-seed 2"),
+                          ((None, 1, 4000), "not all training pairs"),
+                          ((30, 1, 12000), "--vocab-size 12000")):
+        with pytest.raises(iwslt14.PreparationMismatch, match=message):
+            iwslt14.select_training(pair, "de", *args)
+
+
+def test_a_pair_prepared_before_the_record_counts_as_all_pairs(tmp_path):
+    pair = _raw_pair(tmp_path / "old", 50)
+    (pair / "spm").mkdir()
+    (pair / "spm" / "done").touch()
+    with pytest.raises(iwslt14.PreparationMismatch, match="was prepared with all training pairs"):
+        iwslt14.select_training(pair, "de", 20, 1, 12000)
+    assert not (pair / "subset").exists() and not (pair / "preparation.json").exists()
+    assert iwslt14.select_training(pair, "de", None, 1, 12000) == "kept"
+    assert json.loads((pair / "preparation.json").read_text())["train_pairs"] is None

@@ -126,14 +126,21 @@ def test_train_and_evaluate_intra(wmt):
     proc = bash("train.sh", "--method", "intra", "--out", out, *TINY_MODEL, "--max-update", "2")
     run_dir = out / "runs" / "en-de" / "intra"
     log = (run_dir / "train.log").read_text()  # starts with the configuration fairseq ran
-    # The authors' WMT schedule and shared embeddings reach fairseq.
-    assert "'alpha_p': 10.0, 'alpha_q': 16.0" in log and "share_all_embeddings=True" in log
+    # The authors' WMT command reaches fairseq: schedule, Adam eps, embeddings not shared, fp16
+    # loss scale, 512 positions, validation every 300 updates.
+    assert "'alpha_p': 10.0, 'alpha_q': 16.0" in log and "share_all_embeddings=False" in log
+    assert "'adam_eps': 1e-06" in log and "'fp16_init_scale': 16" in log
+    assert "max_source_positions=512" in log and "'save_interval_updates': 300" in log
     # --max-tokens 1000 (TINY_MODEL) keeps 65,536 tokens per update: ceil(65536 / 1000) micro-batches.
     assert "'update_freq': [66]" in log and "'max_tokens': 992" in log
     assert "training intra model" in proc.stderr
     assert (run_dir / "train.done").is_file()
     assert "is trained, skipping" in bash("train.sh", "--method", "intra", "--out", out).stderr
-    bash("evaluate.sh", "--checkpoint", run_dir / "checkpoint_best.pt", "--out", out)
+    bash("evaluate.sh", "--checkpoint", run_dir / "checkpoint_best.pt", "--out", out, "--max-len-b", "7")
+    # The recipe's decoding (the authors' beam 4, lenpen 0.6), and an option of fairseq-generate
+    # that the script does not know passed through.
+    generate_log = (run_dir / "generate-test.log").read_text()
+    assert "'beam': 4" in generate_log and "'lenpen': 0.6" in generate_log and "'max_len_b': 7" in generate_log
     bleu = json.loads((run_dir / "bleu-test.json").read_text())
     assert bleu["num_sentences"] == N_EVAL and bleu["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     compound = json.loads((run_dir / "bleu-test-compound.json").read_text())

@@ -3,6 +3,8 @@
     python -m fairseq_intradistill.data.iwslt14 fetch --target DIR/2014-01.tgz [--sha256 HEX]
     python -m fairseq_intradistill.data.iwslt14 unpack --archive 2014-01.tgz --langs "de nl" --out DIR
     python -m fairseq_intradistill.data.iwslt14 raw --pair-archive DIR/de-en.tgz --lang de --out RAW
+    python -m fairseq_intradistill.data.iwslt14 select --pair-dir DIR/data/de-en --lang de \
+        --train-pairs 5000 --subset-seed 1 --vocab-size 4000
 
 ``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
 the release in one pass; ``raw`` turns one pair's archive into ``RAW/{train,valid,test}.{src,en}``:
@@ -14,6 +16,11 @@ the release in one pass; ``raw`` turns one pair's archive into ``RAW/{train,vali
 - test: dev2010 + dev2012 + tst2010 + tst2011 + tst2012, the text of the ``<seg id=...>``
   lines, typographic apostrophes made ASCII, lowercased (no tokenisation).
 
+``select`` records how a pair is prepared (``preparation.json``: the training subset and the
+vocabulary size) and, with ``--train-pairs N``, writes a seeded random subset of N training
+pairs to ``subset/`` (valid and test unchanged), before SentencePiece is trained on it.  A
+pair folder prepared with other settings is refused, so that one never silently reuses it.
+
 A missing language or file, a truncated archive or an empty split raises
 :class:`~fairseq_intradistill.data.archives.ArchiveError` naming the file.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import sys
 from pathlib import Path
@@ -235,6 +243,86 @@ def write_raw(splits: Dict[str, Dict[str, List[str]]], out: Path) -> Dict[str, i
     return sizes
 
 
+PREPARATION = "preparation.json"
+
+
+class PreparationMismatch(ValueError):
+    """A pair folder was prepared with other settings than the ones asked for now."""
+
+
+def subset_indices(total: int, train_pairs: int, seed: int) -> List[int]:
+    """``train_pairs`` distinct line numbers (0-based, in corpus order) out of ``total``, drawn with ``seed``."""
+    if train_pairs < 1:
+        raise ValueError(f"--train-pairs must be a positive integer (got {train_pairs})")
+    if train_pairs > total:
+        raise ValueError(f"--train-pairs {train_pairs} is more than the {total} training pairs there are")
+    return sorted(random.Random(seed).sample(range(total), train_pairs))
+
+
+def preparation_settings(train_pairs: Optional[int], seed: int, vocab_size: int) -> Dict[str, Optional[int]]:
+    """What ``preparation.json`` records: the seed only matters for a subset."""
+    return {"train_pairs": train_pairs, "subset_seed": seed if train_pairs else None, "vocab_size": vocab_size}
+
+
+def _describe(settings: Dict[str, Optional[int]]) -> str:
+    pairs = settings.get("train_pairs")
+    subset = f"--train-pairs {pairs} --subset-seed {settings.get('subset_seed')}" if pairs else "all training pairs"
+    return f"{subset}, --vocab-size {settings.get('vocab_size')}"
+
+
+def select_training(pair_dir: Path, lang: str, train_pairs: Optional[int], seed: int, vocab_size: int) -> str:
+    """Record the pair's preparation settings; with ``train_pairs``, write the subset.
+
+    Returns "kept" when ``pair_dir`` was already prepared with these settings, "written"
+    otherwise (the caller then redoes SentencePiece and binarising).  Raises
+    :class:`PreparationMismatch` when it was prepared with other settings.  A folder from
+    before these records (SentencePiece done, no record) counts as all pairs, its vocabulary
+    size unchecked.
+    """
+    pair_dir = Path(pair_dir)
+    raw = pair_dir / "raw"
+    if not (raw / "stats.json").is_file():
+        raise ValueError(f"{raw}: no cleaned text (stats.json); run the raw step first")
+    wanted = preparation_settings(train_pairs, seed, vocab_size)
+    record = pair_dir / PREPARATION
+    if record.is_file():
+        found = json.loads(record.read_text())
+    elif (pair_dir / "spm" / "done").is_file():
+        # Prepared before this record existed: all pairs; its vocabulary size is not known.
+        found = {**wanted, "train_pairs": None, "subset_seed": None}
+        if found == wanted:
+            record.write_text(json.dumps(wanted, indent=2) + "\n")
+    else:
+        found = None
+    if found is not None:
+        if found == wanted:
+            return "kept"
+        raise PreparationMismatch(
+            f"{pair_dir} was prepared with {_describe(found)}, not {_describe(wanted)}: "
+            "give --force to prepare it again, or another --out"
+        )
+    subset = pair_dir / "subset"
+    if train_pairs:
+        lines = {side: (raw / f"train.{side}").read_text(encoding="utf-8").splitlines() for side in (lang, TARGET)}
+        if len(lines[lang]) != len(lines[TARGET]):
+            raise ValueError(f"{raw}: train.{lang} and train.{TARGET} are not aligned "
+                             f"({len(lines[lang])} and {len(lines[TARGET])} lines)")
+        keep = subset_indices(len(lines[lang]), train_pairs, seed)
+        subset.mkdir(parents=True, exist_ok=True)
+        for side in (lang, TARGET):
+            target = subset / f"train.{side}"
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text("".join(lines[side][i] + "\n" for i in keep), encoding="utf-8")
+            tmp.replace(target)
+    elif subset.exists():
+        for stale in subset.iterdir():
+            stale.unlink()
+        subset.rmdir()
+    # Written last: its presence marks a finished step.
+    record.write_text(json.dumps(wanted, indent=2) + "\n")
+    return "written"
+
+
 def fetch(target: Path, sha256: Optional[str] = None) -> str:
     """Make sure ``target`` holds a verified release; download it when absent.  Return its sha256.
 
@@ -275,6 +363,12 @@ def main(argv=None) -> None:
     p.add_argument("--lang", required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--workers", type=int, default=0, help="processes for Moses (0: up to 8 cores)")
+    p = sub.add_parser("select", help="record the preparation settings; write a training subset")
+    p.add_argument("--pair-dir", type=Path, required=True, help="OUT/data/<src>-en (with raw/ made)")
+    p.add_argument("--lang", required=True)
+    p.add_argument("--train-pairs", type=int, default=0, help="a random subset of this many pairs (0: all)")
+    p.add_argument("--subset-seed", type=int, default=1)
+    p.add_argument("--vocab-size", type=int, required=True)
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -283,6 +377,12 @@ def main(argv=None) -> None:
             langs = check_langs(args.langs.split())
             for lang, path in unpack(args.archive, langs, args.out).items():
                 print(f"{lang}: {path}")
+        elif args.command == "select":
+            lang = check_langs([args.lang])[0]
+            if args.train_pairs < 0:
+                parser.error(f"--train-pairs must be a positive integer, or 0 for all (got {args.train_pairs})")
+            state = select_training(args.pair_dir, lang, args.train_pairs or None, args.subset_seed, args.vocab_size)
+            print(state)
         else:
             lang = check_langs([args.lang])[0]
             splits = process_pair(args.pair_archive, lang, moses.default_workers(args.workers))

@@ -1,24 +1,32 @@
-"""The paper's training settings as fairseq-train flags, one place for the scripts and the configs.
+"""Every recipe flag, stated once: the scripts and the configs ask this module.
 
     python -m fairseq_intradistill.data.recipes flags --recipe iwslt14 --method intra --gpus 2
+    python -m fairseq_intradistill.data.recipes flags --method intra          # no recipe: the method only
     python -m fairseq_intradistill.data.recipes batch --recipe wmt17 --gpus 4
+    python -m fairseq_intradistill.data.recipes get --recipe iwslt14-small vocab_size
 
-``flags`` prints one fairseq-train argument per line (``scripts/*/train.sh`` read them with
-``mapfile``); the method's ``--task``/``--criterion`` come from ``scripts/common/train.sh``.
+``flags`` prints one fairseq-train argument per line (``scripts/common/train.sh`` reads them
+with ``mapfile``): the method's task and criterion (:data:`METHOD_FLAGS`), the recipe's
+training settings, its batch plan and, for ``intra``, its intra-distillation settings.
+Without ``--recipe`` only the method's flags are printed, with the paper's IWSLT'14
+intra-distillation settings (:data:`DEFAULT_INTRA`) for ``intra`` (the quickstart's case).
 The effective batch (target tokens per update, summed over GPUs and ``--update-freq``) is
-the paper's whatever the number of GPUs: :func:`batch_plan`.
+the recipe's whatever the number of GPUs: :func:`batch_plan`.  ``get`` prints one field of
+a recipe (the scripts' defaults for the vocabulary, decoding, ...).
+``configs/iwslt14/*.yaml`` are checked against :func:`train_flags` by the tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Dict, List, Optional, Tuple
 
 
 @dataclass(frozen=True)
 class Recipe:
+    description: str
     arch: str
     max_update: int
     max_tokens: int  # per GPU and micro-batch, as in the paper's command
@@ -26,60 +34,118 @@ class Recipe:
     paper_gpus: int
     common: Tuple[str, ...]
     intra: Tuple[str, ...]
+    vocab_size: int  # joint SentencePiece pieces (the prepare scripts' default)
+    beam: int  # decoding (the evaluate scripts' defaults)
+    lenpen: float
+    benchmark: Optional[str]  # the paper's table this recipe compares with (results.py), if any
 
     @property
     def effective_tokens(self) -> int:
         return self.max_tokens * self.update_freq * self.paper_gpus
 
 
-_OPTIMISER = ("--optimizer", "adam", "--adam-betas", "(0.9,0.98)",
-              "--lr-scheduler", "inverse_sqrt", "--lr", "5e-4")
+# The task and criterion of each method; a recipe adds its own intra-distillation settings.
+METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
+    "baseline": ("--task", "translation", "--criterion", "label_smoothed_cross_entropy"),
+    "intra": ("--task", "translation_intra_distillation", "--criterion", "intra_distillation"),
+    # The case study's students (scripts/iwslt14/self_distill.sh adds the teacher's flags).
+    "self_distillation": ("--task", "translation", "--criterion", "self_distillation"),
+}
+ALPHA_MODES = ("fixed", "adaptive")
+
+# METHOD.md, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
+DEFAULT_INTRA = ("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
+                 "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x")
+
+_OPTIMISER = ("--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
+              "--lr-scheduler", "inverse_sqrt")
+# Both of the authors' commands (METHOD.md): fp16 starting at loss scale 16, at most 512
+# positions, too-long validation sentences skipped rather than fatal.
+_AUTHORS = ("--fp16-init-scale", "16", "--max-source-positions", "512", "--max-target-positions", "512",
+            "--skip-invalid-size-inputs-valid-test")
+_IWSLT_COMMON = _OPTIMISER + _AUTHORS + (
+    "--dropout", "0.3", "--attention-dropout", "0.1", "--weight-decay", "1e-4",
+    "--label-smoothing", "0.1", "--seed", "1", "--patience", "40",
+    "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints",
+)
 
 RECIPES: Dict[str, Recipe] = {
     # METHOD.md: transformer_iwslt_de_en, Adam (0.9, 0.98) eps 1e-6, lr 5e-4, inverse_sqrt,
     # warmup 8000, dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1,
-    # 4096 tokens on one GPU, 50k updates, seed 1, best checkpoint by validation loss.
+    # 4096 tokens on one GPU, 50k updates, seed 1, best checkpoint by validation loss; the
+    # authors' script also passes fp16 init scale 16, patience 40, 512 positions and skips
+    # too-long validation sentences.  Decoding: beam 5, lenpen 1.0.
     "iwslt14": Recipe(
+        description="IWSLT'14 xx->en, the paper's settings",
         arch="transformer_iwslt_de_en",
         max_update=50000,
         max_tokens=4096,
         update_freq=1,
         paper_gpus=1,
-        common=_OPTIMISER + (
-            "--adam-eps", "1e-6", "--warmup-updates", "8000",
-            "--dropout", "0.3", "--attention-dropout", "0.1", "--weight-decay", "1e-4",
-            "--label-smoothing", "0.1", "--seed", "1",
-            "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints", "--log-interval", "100",
-        ),
-        intra=("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
-               "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x"),
+        common=_IWSLT_COMMON + ("--lr", "5e-4", "--warmup-updates", "8000", "--log-interval", "100"),
+        intra=DEFAULT_INTRA,
+        vocab_size=12000,
+        beam=5,
+        lenpen=1.0,
+        benchmark="iwslt14",
     ),
-    # METHOD.md, the authors' development command: transformer_vaswani_wmt_en_de_big, lr 5e-4,
-    # warmup 4000, dropout 0.3, attention dropout 0.1, weight decay 1e-4, 4096 tokens x
-    # update-freq 16, 80k updates, alpha 5, K 3, p 10, q 16.  Shared embeddings (joint
-    # SentencePiece).  Not in the command, so fairseq's defaults: Adam eps 1e-8; label
-    # smoothing 0.1 as in every fairseq Transformer recipe.  The command gives no GPU
-    # count: we read it as one GPU, i.e. 65,536 target tokens per update.
+    # A CPU preset to check the direction on real data (issue 8): a 2+2-layer, 128-dimensional
+    # Transformer (about 2.5M parameters with a 4k vocabulary), 2,048 tokens per update, the
+    # paper's regularisation and schedule semantics (alpha 1 at N/10, 5 at N/5 of this N).
+    # In the reference run (5k pairs, 2,000 updates) the baseline's validation loss bottomed
+    # out at epoch 28 and then rose; 2,500 updates leave room past that and take about an hour
+    # per intra-distillation run at ~0.7 updates/s on one core.  The short run needs a short
+    # warm-up and a larger peak learning rate (our choice; not from the reference run).
+    "iwslt14-small": Recipe(
+        description="IWSLT'14 xx->en, small CPU preset (use with prepare.sh --train-pairs 5000)",
+        arch="transformer",
+        max_update=2500,
+        max_tokens=2048,
+        update_freq=1,
+        paper_gpus=1,
+        common=_IWSLT_COMMON + (
+            "--encoder-layers", "2", "--decoder-layers", "2",
+            "--encoder-embed-dim", "128", "--decoder-embed-dim", "128",
+            "--encoder-ffn-embed-dim", "512", "--decoder-ffn-embed-dim", "512",
+            "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
+            "--lr", "1e-3", "--warmup-updates", "500", "--log-interval", "50",
+        ),
+        intra=DEFAULT_INTRA,
+        vocab_size=4000,
+        beam=5,
+        lenpen=1.0,
+        benchmark=None,
+    ),
+    # METHOD.md, the authors' development command: transformer_vaswani_wmt_en_de_big (their
+    # _IN variant; embeddings not shared), Adam (0.9, 0.98) eps 1e-6, lr 5e-4, warmup 4000,
+    # dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1, 4096 tokens
+    # x update-freq 16, 80k updates, fp16 init scale 16, 512 positions, too-long validation
+    # sentences skipped, a checkpoint (and validation) every 300 updates, the last one kept;
+    # alpha 5, K 3, p 10, q 16.  The command gives no GPU count: we read it as one GPU, i.e.
+    # 65,536 target tokens per update, and no seed: fairseq's default is 1.  Decoding: the
+    # authors' inference script (for WMT'14) used beam 4 and length penalty 0.6.
     "wmt17": Recipe(
+        description="WMT'17 en->de, the authors' development command",
         arch="transformer_vaswani_wmt_en_de_big",
         max_update=80000,
         max_tokens=4096,
         update_freq=16,
         paper_gpus=1,
-        common=_OPTIMISER + (
-            "--share-all-embeddings", "--warmup-updates", "4000",
+        common=_OPTIMISER + _AUTHORS + (
+            "--lr", "5e-4", "--warmup-updates", "4000",
             "--dropout", "0.3", "--attention-dropout", "0.1", "--weight-decay", "1e-4",
             "--label-smoothing", "0.1", "--seed", "1",
             "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints", "--log-interval", "100",
-            "--save-interval-updates", "5000", "--keep-interval-updates", "1",
+            "--save-interval-updates", "300", "--keep-interval-updates", "1",
         ),
         intra=("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
                "--alpha-p", "10", "--alpha-q", "16", "--divergence", "x"),
+        vocab_size=32000,
+        beam=4,
+        lenpen=0.6,
+        benchmark="wmt17",
     ),
 }
-
-METHODS = ("baseline", "intra")
-ALPHA_MODES = ("fixed", "adaptive")
 
 
 def batch_plan(target_tokens: int, max_tokens: int, gpus: int) -> Tuple[int, int]:
@@ -97,6 +163,33 @@ def batch_plan(target_tokens: int, max_tokens: int, gpus: int) -> Tuple[int, int
     return max(1, target_tokens // (devices * update_freq)), update_freq
 
 
+def method_flags(method: str, intra: Tuple[str, ...] = DEFAULT_INTRA, num_passes: Optional[int] = None,
+                 alpha_mode: str = "adaptive") -> List[str]:
+    """The task and criterion of ``method``, plus ``intra`` (K, alpha, schedule) for ``intra``.
+
+    ``num_passes`` overrides K; ``alpha_mode`` "fixed" drops ``--adaptive-alpha`` (a constant
+    alpha from the first update; fairseq cannot switch a store-true flag off later on the
+    command line, so this is the one place that does it).
+    """
+    if method not in METHOD_FLAGS:
+        raise ValueError(f"--method must be {' or '.join(METHOD_FLAGS)} (got {method!r})")
+    if alpha_mode not in ALPHA_MODES:
+        raise ValueError(f"--alpha-mode must be fixed or adaptive (got {alpha_mode!r})")
+    if num_passes is not None and num_passes < 1:
+        raise ValueError(f"the number of passes must be >= 1 (got {num_passes})")
+    if method != "intra" and (num_passes is not None or alpha_mode != "adaptive"):
+        raise ValueError(f"--num-passes and --alpha-mode are for --method intra (got --method {method})")
+    flags = list(METHOD_FLAGS[method])
+    if method == "intra":
+        settings = list(intra)
+        if num_passes is not None:
+            settings[settings.index("--num-passes") + 1] = str(num_passes)
+        if alpha_mode == "fixed":
+            settings.remove("--adaptive-alpha")
+        flags += settings
+    return flags
+
+
 def train_flags(
     recipe: str,
     method: str,
@@ -107,70 +200,86 @@ def train_flags(
     num_passes: Optional[int] = None,
     alpha_mode: str = "adaptive",
 ) -> List[str]:
-    """The fairseq-train flags of ``recipe`` for ``method`` on ``gpus`` GPUs (0 = CPU).
+    """Every fairseq-train flag of ``recipe`` for ``method`` on ``gpus`` GPUs (0 = CPU).
 
     ``max_tokens`` overrides the per-GPU micro-batch (the update frequency follows, so the
-    effective batch stays the paper's).  For ``intra``, ``num_passes`` overrides K and
-    ``alpha_mode`` "fixed" drops ``--adaptive-alpha`` (a constant α from the first update;
-    fairseq cannot switch a store-true flag off later on the command line).
+    effective batch stays the recipe's); ``max_update`` overrides N, and the adaptive
+    schedule follows it (its horizon is ``--max-update``).  ``num_passes`` and
+    ``alpha_mode``: see :func:`method_flags`.
     """
-    if alpha_mode not in ALPHA_MODES:
-        raise ValueError(f"alpha mode must be fixed or adaptive (got {alpha_mode!r})")
-    if num_passes is not None and num_passes < 1:
-        raise ValueError(f"the number of passes must be >= 1 (got {num_passes})")
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r} (choose from {', '.join(RECIPES)})")
-    if method not in METHODS:
-        raise ValueError(f"--method must be baseline or intra (got {method!r})")
     r = RECIPES[recipe]
+    flags = method_flags(method, r.intra, num_passes, alpha_mode)
     per_gpu, update_freq = batch_plan(r.effective_tokens, max_tokens or r.max_tokens, gpus)
-    flags = ["--arch", arch or r.arch, *r.common,
-             "--max-tokens", str(per_gpu), "--update-freq", str(update_freq),
-             "--max-update", str(max_update if max_update is not None else r.max_update)]
-    if method == "intra":
-        intra = list(r.intra)
-        if num_passes is not None:
-            intra[intra.index("--num-passes") + 1] = str(num_passes)
-        if alpha_mode == "fixed":
-            intra.remove("--adaptive-alpha")
-        flags += intra
+    flags += ["--arch", arch or r.arch, *r.common,
+              "--max-tokens", str(per_gpu), "--update-freq", str(update_freq),
+              "--max-update", str(max_update if max_update is not None else r.max_update)]
     return flags
+
+
+def recipe_field(recipe: str, name: str) -> str:
+    """One field of a recipe as the scripts read it (``vocab_size``, ``beam``, ``lenpen``, ...)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r} (choose from {', '.join(RECIPES)})")
+    names = [f.name for f in fields(Recipe) if f.name not in ("common", "intra")] + ["effective_tokens"]
+    if name not in names:
+        raise ValueError(f"unknown field {name!r} (choose from {', '.join(names)})")
+    value = getattr(RECIPES[recipe], name)
+    return "" if value is None else str(value)
+
+
+def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) -> None:
+    if value is not None and value < 1:
+        parser.error(f"{flag} must be a positive integer (got {value})")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("flags", help="fairseq-train flags, one per line")
-    p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
-    p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--gpus", type=int, required=True)
-    p.add_argument("--arch")
-    p.add_argument("--max-update", type=int)
-    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")
+    p.add_argument("--method", required=True, choices=sorted(METHOD_FLAGS))
+    p.add_argument("--gpus", type=int, default=0, help="GPUs found (0: the CPU); sets the batch plan")
+    p.add_argument("--arch", help="with --recipe: replaces its architecture")
+    p.add_argument("--max-update", type=int, help="with --recipe: replaces its N (the schedule follows)")
+    p.add_argument("--max-tokens", type=int, help="with --recipe: the per-GPU micro-batch (update-freq follows)")
     p.add_argument("--num-passes", type=int, help="K (intra only; default: the recipe's)")
     p.add_argument("--alpha-mode", choices=ALPHA_MODES, default="adaptive", help="intra only")
     p = sub.add_parser("batch", help="print the batch plan for this many GPUs")
     p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
     p.add_argument("--gpus", type=int, required=True)
+    p = sub.add_parser("get", help="print one field of a recipe (vocab_size, beam, lenpen, ...)")
+    p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    p.add_argument("field")
     args = parser.parse_args(argv)
-    if args.gpus < 0:
-        parser.error(f"--gpus must be >= 0 (got {args.gpus})")
-    if args.command == "flags":
-        if args.max_update is not None and args.max_update < 1:
-            parser.error(f"--max-update must be a positive integer (got {args.max_update})")
-        if args.max_tokens is not None and args.max_tokens < 1:
-            parser.error(f"--max-tokens must be a positive integer (got {args.max_tokens})")
-        try:
+    try:
+        if args.command == "get":
+            print(recipe_field(args.recipe, args.field))
+            return
+        if args.gpus < 0:
+            parser.error(f"--gpus must be >= 0 (got {args.gpus})")
+        if args.command == "batch":
+            r = RECIPES[args.recipe]
+            per_gpu, update_freq = batch_plan(r.effective_tokens, r.max_tokens, args.gpus)
+            print(f"{max(1, args.gpus)} device(s) x {per_gpu} tokens x update-freq {update_freq} "
+                  f"(recipe: {r.effective_tokens} tokens per update)")
+            return
+        _positive(parser, "--max-update", args.max_update)
+        _positive(parser, "--max-tokens", args.max_tokens)
+        if args.recipe is None:
+            given = [flag for flag, value in (("--arch", args.arch), ("--max-update", args.max_update),
+                                              ("--max-tokens", args.max_tokens)) if value is not None]
+            if given:
+                parser.error(f"{', '.join(given)} replace a recipe's settings: give --recipe, "
+                             "or pass them to fairseq-train directly")
+            flags = method_flags(args.method, num_passes=args.num_passes, alpha_mode=args.alpha_mode)
+        else:
             flags = train_flags(args.recipe, args.method, args.gpus, args.arch, args.max_update,
                                 args.max_tokens, args.num_passes, args.alpha_mode)
-        except ValueError as e:
-            parser.error(str(e))
-        print("\n".join(flags))
-    else:
-        r = RECIPES[args.recipe]
-        per_gpu, update_freq = batch_plan(r.effective_tokens, r.max_tokens, args.gpus)
-        print(f"{max(1, args.gpus)} device(s) x {per_gpu} tokens x update-freq {update_freq} "
-              f"(paper: {r.effective_tokens} tokens per update)")
+    except ValueError as e:
+        parser.error(str(e))
+    print("\n".join(flags))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/common/evaluate.sh --data DIR --checkpoint CKPT --reference FILE --out DIR
                                   [--subset test] [--beam 5] [--lenpen 1.0] [--max-tokens 4096]
-                                  [--lowercase] [--force]
+                                  [--lowercase] [--force] [FAIRSEQ-GENERATE OPTIONS...]
 
 Decodes SUBSET of the binarised DATA with fairseq-generate (SentencePiece removed),
 puts the hypotheses back in sentence order, checks that every sentence has one, and
@@ -18,11 +18,12 @@ scores them against the raw REFERENCE with sacreBLEU.  Writes into OUT:
   generate-SUBSET.txt  fairseq-generate's output (its log: generate-SUBSET.log)
   hyp-SUBSET.txt       the hypotheses, one per reference line
   bleu-SUBSET.json     {"bleu", "signature", "score_string", "num_sentences"}
-A finished evaluation is not redone unless --force is given.
+Any other option (e.g. --max-len-b 50, --batch-size 64, --nbest 1) goes to fairseq-generate
+after these, so it overrides them.  A finished evaluation is not redone unless --force is given.
 USAGE
 }
 
-data="" checkpoint="" reference="" out="" subset="test" beam=5 lenpen=1.0 max_tokens=4096 force=0 lowercase=()
+data="" checkpoint="" reference="" out="" subset="test" beam=5 lenpen=1.0 max_tokens=4096 force=0 lowercase=() extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --max-tokens) max_tokens="${2:-}"; shift 2 ;;
     --lowercase) lowercase=(--lowercase); shift ;;
     --force) force=1; shift ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) extra+=("$1"); shift ;;
   esac
 done
 require_value --data "$data"
@@ -53,13 +54,15 @@ if [ -f "$json" ] && [ "$force" -eq 0 ]; then
   cat "$json"
   exit 0
 fi
+user_dir="$(plugin_dir)"
+gpus="$(num_gpus)"
 mkdir -p "$out"
 cpu=()
-[ "$(num_gpus)" -gt 0 ] || cpu=(--cpu)
-log "decoding $subset with $checkpoint (beam $beam, lenpen $lenpen)"
-fairseq-generate "$data" --user-dir "$(plugin_dir)" --path "$checkpoint" --gen-subset "$subset" \
+[ "$gpus" -gt 0 ] || cpu=(--cpu)
+log "decoding $subset with $checkpoint (beam $beam, lenpen $lenpen${extra[*]:+, ${extra[*]}})"
+fairseq-generate "$data" --user-dir "$user_dir" --path "$checkpoint" --gen-subset "$subset" \
   --beam "$beam" --lenpen "$lenpen" --max-tokens "$max_tokens" --remove-bpe sentencepiece \
-  --required-batch-size-multiple 1 "${cpu[@]}" \
+  --required-batch-size-multiple 1 ${cpu[@]+"${cpu[@]}"} ${extra[@]+"${extra[@]}"} \
   > "$out/generate-$subset.txt.tmp" 2> "$out/generate-$subset.log" \
   || die "fairseq-generate failed, see $out/generate-$subset.log"
 mv "$out/generate-$subset.txt.tmp" "$out/generate-$subset.txt"

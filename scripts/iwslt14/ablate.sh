@@ -7,7 +7,7 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/iwslt14/ablate.sh --lang de [--passes "1 2 3 4 5"] [--alpha-modes "fixed adaptive"]
-                                 [--out DIR] [--force] [-- TRAIN OPTIONS...]
+                                 [--preset {paper,small}] [--out DIR] [--force] [-- TRAIN OPTIONS...]
 
 Trains one intra-distillation model per K in --passes and alpha mode in --alpha-modes
 (adaptive: the paper's schedule, alpha 5 reached at N/5; fixed: alpha 5 from the first
@@ -19,10 +19,11 @@ Runs are named K<k>-<mode>; K=1 is a single run "K1" (one pass has no divergence
 does not matter).  The pair must be prepared (scripts/iwslt14/prepare.sh).  Finished runs
 are skipped; --force redoes them.  Options after -- go to every train.sh call.
   --out DIR   recipe folder (default: work/iwslt14)
+  --preset    train.sh's recipe (default: paper; small: the CPU preset)
 USAGE
 }
 
-lang="" passes="1 2 3 4 5" modes="fixed adaptive" out="work/iwslt14" force=() train_opts=()
+lang="" passes="1 2 3 4 5" modes="fixed adaptive" out="work/iwslt14" preset=paper force=() train_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --passes) passes="${2:-}"; shift 2 ;;
     --alpha-modes) modes="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
+    --preset) preset="${2:-}"; shift 2 ;;
     --force) force=(--force); shift ;;
     --) shift; train_opts=("$@"); break ;;
     *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
@@ -38,6 +40,7 @@ done
 require_value --lang "$lang"
 require_value --passes "$passes"
 require_value --alpha-modes "$modes"
+case "$preset" in paper|small) ;; *) die "--preset must be paper or small (got '$preset')" ;; esac
 for k in $passes; do [[ "$k" =~ ^[1-9][0-9]*$ ]] || die "--passes: '$k' is not a positive integer"; done
 for mode in $modes; do
   case "$mode" in fixed|adaptive) ;; *) die "--alpha-modes: '$mode' is not fixed or adaptive" ;; esac
@@ -53,7 +56,7 @@ for k in $passes; do
     [[ "$done_names" != *" $name "* ]] || continue  # K1 once, whatever the modes
     done_names+="$name "
     log "== ablation $lang-en $name"
-    bash "$here/train.sh" --lang "$lang" --method intra --out "$out" --save-dir "$dir/$name" \
+    bash "$here/train.sh" --lang "$lang" --method intra --preset "$preset" --out "$out" --save-dir "$dir/$name" \
       --num-passes "$k" --alpha-mode "$mode" ${force[@]+"${force[@]}"} -- ${train_opts[@]+"${train_opts[@]}"}
     bash "$here/evaluate.sh" --lang "$lang" --out "$out" --checkpoint "$dir/$name/checkpoint_best.pt" \
       ${force[@]+"${force[@]}"}

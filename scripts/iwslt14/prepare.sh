@@ -7,7 +7,8 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/iwslt14/prepare.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
-                                  [--vocab-size 12000] [--workers N] [--force]
+                                  [--train-pairs N] [--subset-seed 1] [--preset {paper,small}]
+                                  [--vocab-size N] [--workers N] [--force]
 
 Prepares IWSLT'14 xx→en as the paper's authors did (docs/reproduction.md), for each source
 language of --langs:
@@ -15,20 +16,28 @@ language of --langs:
   OUT/data/<src>-en/raw/           train/valid/test.{<src>,en}: Moses-tokenised, cleaned (ratio 1.5,
                                    1-175 tokens), lowercased, detokenised; valid = every 23rd
                                    training line; test = dev2010+dev2012+tst2010+tst2011+tst2012
+  OUT/data/<src>-en/subset/        with --train-pairs: the training pairs kept
+  OUT/data/<src>-en/preparation.json  the subset and vocabulary size this pair was prepared with
   OUT/data/<src>-en/spm/           joint SentencePiece model (12k pieces) and the encoded text
   OUT/data/<src>-en/bin/           fairseq-preprocess output with one joint dictionary
   --langs "..."     source languages (default: the paper's eight)
   --archive FILE    a local copy of 2014-01.tgz; without it the release is downloaded into
                     OUT/downloads/ and checked (see docs/reproduction.md for the checksum)
   --out DIR         working folder (default: work/iwslt14)
-  --vocab-size N    SentencePiece pieces per pair (default: 12000)
+  --train-pairs N   train on a random subset of N training pairs (valid and test unchanged),
+                    chosen before SentencePiece is trained, so the vocabulary is the subset's
+  --subset-seed S   the subset's random seed (default: 1)
+  --preset NAME     sets the --vocab-size default: paper 12000, small 4000 (recipes.py)
+  --vocab-size N    SentencePiece pieces per pair (default: the preset's)
   --workers N       processes for tokenisation and fairseq-preprocess (default: up to 8 cores)
   --force           redo every step for these languages
-Finished steps are skipped on a second run; an interrupted step is redone.
+Finished steps are skipped on a second run; an interrupted step is redone.  A pair prepared
+with another --train-pairs, --subset-seed or --vocab-size is refused (use --force or another --out).
 USAGE
 }
 
-langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" vocab_size=12000 workers=0 force=0
+langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" vocab_size="" workers=0 force=0
+train_pairs=0 subset_seed=1 preset=paper
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -36,6 +45,9 @@ while [ $# -gt 0 ]; do
     --archive) archive="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --vocab-size) vocab_size="${2:-}"; shift 2 ;;
+    --train-pairs) train_pairs="${2:-}"; shift 2 ;;
+    --subset-seed) subset_seed="${2:-}"; shift 2 ;;
+    --preset) preset="${2:-}"; shift 2 ;;
     --workers) workers="${2:-}"; shift 2 ;;
     --force) force=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -43,6 +55,11 @@ while [ $# -gt 0 ]; do
 done
 require_value --langs "$langs"
 require_value --out "$out"
+case "$preset" in paper) recipe=iwslt14 ;; small) recipe=iwslt14-small ;;
+  *) die "--preset must be paper or small (got '$preset')" ;; esac
+vocab_size="${vocab_size:-$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" vocab_size)}"
+[[ "$train_pairs" =~ ^[0-9]+$ ]] || die "--train-pairs must be a positive integer (got '$train_pairs')"
+[[ "$subset_seed" =~ ^[0-9]+$ ]] || die "--subset-seed must be a non-negative integer (got '$subset_seed')"
 [[ "$vocab_size" =~ ^[1-9][0-9]*$ ]] || die "--vocab-size must be a positive integer (got '$vocab_size')"
 [[ "$workers" =~ ^[0-9]+$ ]] || die "--workers must be a non-negative integer (got '$workers')"
 for lang in $langs; do
@@ -77,21 +94,33 @@ for lang in $langs; do
     log "$pair: step 2 (cleaned text) done, skipping"
   else
     log "$pair: step 2: tokenising, cleaning, lowercasing, detokenising"
-    rm -rf "$data/raw" "$data/spm" "$data/bin"
+    rm -rf "$data/raw" "$data/subset" "$data/spm" "$data/bin" "$data/preparation.json"
     python -m fairseq_intradistill.data.iwslt14 raw --pair-archive "$out/orig/$pair.tgz" --lang "$lang" \
       --out "$data/raw" --workers "$workers"
   fi
+
+  # Which training pairs, and the record that makes a rerun with other settings fail.
+  selected="$(python -m fairseq_intradistill.data.iwslt14 select --pair-dir "$data" --lang "$lang" \
+    --train-pairs "$train_pairs" --subset-seed "$subset_seed" --vocab-size "$vocab_size")"
+  train_dir="$data/raw"
+  if [ "$train_pairs" -gt 0 ]; then
+    train_dir="$data/subset"
+    log "$pair: training on $train_pairs pairs drawn with seed $subset_seed ($train_dir)"
+  fi
+  if [ "$selected" = written ]; then rm -rf "$data/spm" "$data/bin"; fi
 
   if [ -f "$data/spm/done" ]; then
     log "$pair: step 3 (SentencePiece) done, skipping"
   else
     log "$pair: step 3: joint SentencePiece model ($vocab_size pieces) and encoding"
     rm -rf "$data/spm" "$data/bin"
-    python -m fairseq_intradistill.data.spm train --inputs "$data/raw/train.$lang" "$data/raw/train.en" \
+    python -m fairseq_intradistill.data.spm train --inputs "$train_dir/train.$lang" "$train_dir/train.en" \
       --model-prefix "$data/spm/spm" --vocab-size "$vocab_size" --character-coverage 0.99999995 \
       --input-sentence-size 1000000
-    for split in train valid test; do
-      for side in "$lang" en; do
+    for side in "$lang" en; do
+      python -m fairseq_intradistill.data.spm encode --model "$data/spm/spm.model" \
+        --input "$train_dir/train.$side" --output "$data/spm/train.$side"
+      for split in valid test; do
         python -m fairseq_intradistill.data.spm encode --model "$data/spm/spm.model" \
           --input "$data/raw/$split.$side" --output "$data/spm/$split.$side"
       done

@@ -7,7 +7,8 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/iwslt14/run_all.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
-                                  [--methods "baseline intra"] [--vocab-size 12000] [--force]
+                                  [--methods "baseline intra"] [--preset {paper,small}]
+                                  [--train-pairs N] [--subset-seed 1] [--vocab-size N] [--force]
                                   [-- TRAIN OPTIONS...]
 
 For every source language: scripts/iwslt14/prepare.sh, scripts/iwslt14/train.sh for each
@@ -17,11 +18,14 @@ OUT/results.txt and OUT/results.json).  Options after -- go to every train.sh ca
 (e.g. --max-update 1000, or fairseq-train options).  Every step skips what is finished, so
 running it again resumes an interrupted reproduction; --force redoes everything.
   --out DIR    recipe folder (default: work/iwslt14)
+  --preset small   the CPU preset (train.sh --preset small; SentencePiece 4k unless
+                   --vocab-size); use it with --train-pairs 5000 and its own --out
+  --train-pairs N, --subset-seed S, --vocab-size N   go to prepare.sh
 USAGE
 }
 
-langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" methods="baseline intra" vocab_size=12000
-force=() train_opts=()
+langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" methods="baseline intra" preset=paper
+force=() train_opts=() data_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -29,7 +33,10 @@ while [ $# -gt 0 ]; do
     --archive) archive="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --methods) methods="${2:-}"; shift 2 ;;
-    --vocab-size) vocab_size="${2:-}"; shift 2 ;;
+    --preset) preset="${2:-}"; shift 2 ;;
+    --vocab-size|--train-pairs|--subset-seed)
+      [ -n "${2:-}" ] || die "$1 needs a value"
+      data_opts+=("$1" "$2"); shift 2 ;;
     --force) force=(--force); shift ;;
     --) shift; train_opts=("$@"); break ;;
     *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
@@ -42,7 +49,9 @@ for method in $methods; do
   case "$method" in baseline|intra) ;; *) die "--methods: '$method' is not baseline or intra" ;; esac
 done
 
-prepare=(--langs "$langs" --out "$out" --vocab-size "$vocab_size")
+case "$preset" in paper|small) ;; *) die "--preset must be paper or small (got '$preset')" ;; esac
+
+prepare=(--langs "$langs" --out "$out" --preset "$preset" ${data_opts[@]+"${data_opts[@]}"})
 [ -z "$archive" ] || prepare+=(--archive "$archive")
 bash "$here/prepare.sh" "${prepare[@]}" ${force[@]+"${force[@]}"}
 
@@ -50,7 +59,7 @@ experiments=()
 for lang in $langs; do
   for method in $methods; do
     log "== $lang-en $method: training"
-    bash "$here/train.sh" --lang "$lang" --method "$method" --out "$out" ${force[@]+"${force[@]}"} \
+    bash "$here/train.sh" --lang "$lang" --method "$method" --preset "$preset" --out "$out" ${force[@]+"${force[@]}"} \
       -- ${train_opts[@]+"${train_opts[@]}"}
     log "== $lang-en $method: evaluating"
     bash "$here/evaluate.sh" --lang "$lang" --out "$out" \

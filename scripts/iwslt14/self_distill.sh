@@ -27,10 +27,10 @@ case-study table: BLEU and sensitivity std per generation.
   --kd-divergence KIND  kl (KL(teacher || student), default) or x (the paper's X-divergence)
   --max-batches N       batches for the sensitivity (default: the whole subset)
   --beam, --lowercase   decoding and scoring (default: beam 5, case-sensitive)
-The recipe is the paper's IWSLT'14 one (transformer_iwslt_de_en, Adam (0.9,0.98) eps 1e-6,
-lr 5e-4, inverse_sqrt with 8000 warm-up updates, dropout 0.3, attention dropout 0.1, weight
-decay 1e-4, label smoothing 0.1, 4096 tokens, 50k updates, seed 1); options after '--' go to
-fairseq-train after it, so they override it (e.g. a tiny model for a test).
+The recipe is the paper's IWSLT'14 one, the same as scripts/iwslt14/train.sh's (recipes.py:
+transformer_iwslt_de_en, 4096 target tokens per update whatever the number of GPUs, 50k
+updates, ...); options after '--' go to fairseq-train after it, so they override it (e.g.
+a tiny model for a test); --arch, --max-update and --max-tokens there replace the recipe's.
 Finished steps are skipped when the script runs again.
 USAGE
 }
@@ -66,10 +66,6 @@ compgen -G "$data/dict.*.txt" > /dev/null || die "--data $data holds no fairseq 
 [[ -z "$max_batches" || "$max_batches" =~ ^[1-9][0-9]*$ ]] || die "--max-batches must be a positive integer (got '$max_batches')"
 case "$kd_divergence" in kl|x) ;; *) die "--kd-divergence must be kl or x (got '$kd_divergence')" ;; esac
 
-recipe=(--arch transformer_iwslt_de_en --optimizer adam --adam-betas '(0.9,0.98)' --adam-eps 1e-6
-        --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 8000 --dropout 0.3 --attention-dropout 0.1
-        --weight-decay 1e-4 --label-smoothing 0.1 --max-tokens 4096 --max-update 50000 --seed 1
-        --no-epoch-checkpoints)
 sens_flags=()
 [ -z "$max_batches" ] || sens_flags=(--max-batches "$max_batches")
 
@@ -78,13 +74,13 @@ dirs=() labels=""
 for g in $(seq 1 "$generations"); do
   dir="$out/model$g"
   if [ "$g" -eq 1 ]; then
-    method_flags=()
+    method=baseline teacher_flags=()
     what="model 1 (label-smoothed cross-entropy)"
   else
     teacher="$out/model$((g - 1))/checkpoint_best.pt"
     [ -f "$teacher" ] || die "the teacher $teacher is missing"
-    method_flags=(--criterion self_distillation --teacher-path "$teacher"
-                  --kd-alpha "$kd_alpha" --kd-divergence "$kd_divergence")
+    method=self_distillation
+    teacher_flags=(--teacher-path "$teacher" --kd-alpha "$kd_alpha" --kd-divergence "$kd_divergence")
     what="model $g (self-distillation from model $((g - 1)), kd-alpha $kd_alpha)"
   fi
   if [ -f "$dir/train.done" ]; then
@@ -92,9 +88,9 @@ for g in $(seq 1 "$generations"); do
   else
     log "training $what"
     mkdir -p "$dir"
-    # baseline = --task translation; the self-distillation flags come last and replace its criterion.
-    bash "$here/../common/train.sh" --data "$data" --method baseline --save-dir "$dir" \
-      "${recipe[@]}" "${extra[@]}" "${method_flags[@]}" > "$dir/console.log" 2>&1 \
+    # The IWSLT'14 recipe and its batch plan (recipes.py), as scripts/iwslt14/train.sh trains.
+    bash "$here/../common/train.sh" --data "$data" --method "$method" --recipe iwslt14 --save-dir "$dir" \
+      ${teacher_flags[@]+"${teacher_flags[@]}"} ${extra[@]+"${extra[@]}"} > "$dir/console.log" 2>&1 \
       || die "training model $g failed, see $dir/console.log"
     touch "$dir/train.done"
   fi

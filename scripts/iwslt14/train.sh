@@ -6,8 +6,8 @@ source "$here/../common/lib.sh"
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/iwslt14/train.sh --lang de --method {baseline,intra} [--out DIR] [--save-dir DIR]
-                                [--arch ARCH] [--max-update N] [--max-tokens N]
+Usage: scripts/iwslt14/train.sh --lang de --method {baseline,intra} [--preset {paper,small}]
+                                [--out DIR] [--save-dir DIR] [--arch ARCH] [--max-update N] [--max-tokens N]
                                 [--num-passes K] [--alpha-mode {adaptive,fixed}] [--force]
                                 [FAIRSEQ-TRAIN OPTIONS...] [-- FAIRSEQ-TRAIN OPTIONS...]
 
@@ -19,6 +19,13 @@ per-GPU batch and --update-freq are set from the GPUs found), --fp16 on GPUs tha
 it, --cpu with a warning without one.
   baseline  label_smoothed_cross_entropy (the plugin is loaded all the same)
   intra     intra_distillation, K=3, alpha 5 with the adaptive schedule p=5, q=10, X-divergence
+Also the authors' --fp16-init-scale 16, --patience 40, 512 positions and
+--skip-invalid-size-inputs-valid-test.  Every flag comes from recipes.py (recipe iwslt14).
+  --preset small      the CPU preset (recipe iwslt14-small): a 2+2-layer, 128-dimensional
+                      Transformer, 2,048 tokens per update, 2,500 updates, lr 1e-3 with 500
+                      warm-up updates, the same dropout and schedule semantics (alpha 1 at
+                      N/10, 5 at N/5); meant for data prepared with prepare.sh --train-pairs
+                      5000 --vocab-size 4000 (docs/reproduction.md)
   --out DIR           recipe folder (default: work/iwslt14)
   --save-dir DIR      checkpoints and train.log (default: OUT/runs/<lang>-en/<method>)
   --arch, --max-update, --max-tokens   override the recipe's (e.g. for a quick test)
@@ -30,13 +37,14 @@ SAVE_DIR/checkpoint_last.pt.  Validation loss picks SAVE_DIR/checkpoint_best.pt.
 USAGE
 }
 
-lang="" method="" out="work/iwslt14" save_dir="" force=0
+lang="" method="" preset="paper" out="work/iwslt14" save_dir="" force=0
 recipe_opts=() extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --lang) lang="${2:-}"; shift 2 ;;
     --method) method="${2:-}"; shift 2 ;;
+    --preset) preset="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --save-dir) save_dir="${2:-}"; shift 2 ;;
     --arch|--max-update|--max-tokens|--num-passes|--alpha-mode)
@@ -52,6 +60,8 @@ require_value --method "$method"
 require_value --out "$out"
 case "$method" in baseline|intra) ;; *) die "--method must be baseline or intra (got '$method')" ;; esac
 [[ "$lang" =~ ^[a-z][a-z]$ ]] || die "--lang must be a two-letter source language code (got '$lang')"
+case "$preset" in paper) recipe=iwslt14 ;; small) recipe=iwslt14-small ;;
+  *) die "--preset must be paper or small (got '$preset')" ;; esac
 pair="$lang-en"
 data="$out/data/$pair/bin"
 [ -f "$data/done" ] || die "no prepared data in $data: run scripts/iwslt14/prepare.sh --langs $lang --out $out first"
@@ -63,21 +73,15 @@ if [ -f "$save_dir/train.done" ] && [ "$force" -eq 0 ]; then
 fi
 [ "$force" -eq 0 ] || rm -rf "$save_dir"
 
-gpus="$(num_gpus)"
-# The recipe's flags, one per line (fairseq_intradistill/data/recipes.py; it explains bad values).
-recipe_flags="$(python -m fairseq_intradistill.data.recipes flags --recipe iwslt14 --method "$method" \
-  --gpus "$gpus" ${recipe_opts[@]+"${recipe_opts[@]}"})" || die "invalid recipe options: ${recipe_opts[*]}"
-mapfile -t flags <<< "$recipe_flags"
-
 mkdir -p "$save_dir"
 if [ "$save_dir" = "$out/runs/$pair/$method" ]; then
-  # Tells python -m fairseq_intradistill.results which paper numbers this experiment compares with.
-  printf '{"benchmark": "iwslt14", "pair": "%s"}\n' "$pair" > "$out/runs/$pair/experiment.json"
+  # Tells python -m fairseq_intradistill.results which paper numbers this experiment compares
+  # with (the small preset: none, so its table shows n/a).
+  benchmark="$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" benchmark)"
+  printf '{"benchmark": "%s", "pair": "%s"}\n' "${benchmark:-$recipe}" "$pair" > "$out/runs/$pair/experiment.json"
 fi
 [ ! -f "$save_dir/checkpoint_last.pt" ] || log "resuming from $save_dir/checkpoint_last.pt"
-fixed=()
-[[ " ${recipe_opts[*]:-} " != *" --alpha-mode fixed "* ]] || fixed=(--fixed-alpha)
-bash "$here/../common/train.sh" --data "$data" --method "$method" --save-dir "$save_dir" ${fixed[@]+"${fixed[@]}"} \
-  "${flags[@]}" ${extra[@]+"${extra[@]}"}
-printf '%s\n' "$(date -u +%FT%TZ) $method ${flags[*]} ${extra[*]:-}" > "$save_dir/train.done"
+bash "$here/../common/train.sh" --data "$data" --method "$method" --save-dir "$save_dir" --recipe "$recipe" \
+  ${recipe_opts[@]+"${recipe_opts[@]}"} ${extra[@]+"${extra[@]}"}
+printf '%s\n' "$(date -u +%FT%TZ) $method --recipe $recipe ${recipe_opts[*]:-} ${extra[*]:-}" > "$save_dir/train.done"
 log "$pair $method: done, checkpoints in $save_dir"

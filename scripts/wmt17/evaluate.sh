@@ -7,21 +7,25 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/wmt17/evaluate.sh --checkpoint CKPT [--out DIR] [--eval-dir DIR]
-                                 [--beam 5] [--lenpen 1.0] [--max-tokens 4096] [--force]
+                                 [--beam N] [--lenpen X] [--max-tokens 4096] [--force]
+                                 [FAIRSEQ-GENERATE OPTIONS...]
 
-Translates newstest2017 (OUT/data/en-de/bin, test) with fairseq-generate (SentencePiece
-removed), fails naming any sentence without a hypothesis, and writes into EVAL_DIR (default:
+Translates newstest2017 (OUT/data/en-de/bin, test) with fairseq-generate (beam 4, lenpen 0.6,
+SentencePiece removed), fails naming any sentence without a hypothesis, and writes into EVAL_DIR (default:
 the checkpoint's folder):
   bleu-test.json            detokenised sacreBLEU (13a, case-sensitive) against the raw
                             references, with its signature: the number to report
   bleu-test-compound.json   tokenised compound-split BLEU (Moses tokens, a ##AT##-##AT## b),
                             only for comparison with older papers
   --out DIR    recipe folder (default: work/wmt17)
+  --beam, --lenpen  default: the recipe's (recipes.py: beam 4, lenpen 0.6, the authors'
+               inference settings)
   --force      decode again even if the results exist
+Any other option goes to fairseq-generate after these (e.g. --max-len-b 50, --batch-size 64).
 USAGE
 }
 
-checkpoint="" out="work/wmt17" eval_dir="" beam=5 lenpen=1.0 max_tokens=4096 force=()
+checkpoint="" out="work/wmt17" eval_dir="" beam="" lenpen="" max_tokens=4096 force=() extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -32,7 +36,8 @@ while [ $# -gt 0 ]; do
     --lenpen) lenpen="${2:-}"; shift 2 ;;
     --max-tokens) max_tokens="${2:-}"; shift 2 ;;
     --force) force=(--force); shift ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    --) shift; extra+=("$@"); break ;;
+    *) extra+=("$1"); shift ;;
   esac
 done
 require_value --checkpoint "$checkpoint"
@@ -42,9 +47,12 @@ data="$out/data/en-de"
 [ -f "$data/bin/done" ] || die "no prepared data in $data/bin: run scripts/wmt17/prepare.sh --out $out first"
 eval_dir="${eval_dir:-$(dirname "$checkpoint")}"
 
+# The recipe's decoding settings (recipes.py) unless given.
+beam="${beam:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 beam)}"
+lenpen="${lenpen:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 lenpen)}"
 bash "$here/../common/evaluate.sh" --data "$data/bin" --checkpoint "$checkpoint" \
   --reference "$data/raw/test.de" --out "$eval_dir" \
-  --beam "$beam" --lenpen "$lenpen" --max-tokens "$max_tokens" ${force[@]+"${force[@]}"}
+  --beam "$beam" --lenpen "$lenpen" --max-tokens "$max_tokens" ${force[@]+"${force[@]}"} ${extra[@]+"${extra[@]}"}
 if [ -f "$eval_dir/bleu-test-compound.json" ] && [ "${#force[@]}" -eq 0 ]; then
   log "$eval_dir/bleu-test-compound.json exists, skipping (use --force to redo)"
 else

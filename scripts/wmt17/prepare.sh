@@ -14,7 +14,7 @@ Usage: scripts/wmt17/prepare.sh [--archive-dir DIR] [--out DIR] [--vocab-size 32
                         1-250 Moses tokens or a length ratio over 1.5 dropped (about 4.5M pairs
                         kept); valid = newstest2016, test = newstest2017 (raw references)
   OUT/data/en-de/spm/   joint SentencePiece model (32k pieces) and the encoded text
-  OUT/data/en-de/bin/   fairseq-preprocess output, one joint dictionary (shared embeddings)
+  OUT/data/en-de/bin/   fairseq-preprocess output, one joint dictionary (embeddings not shared)
   --archive-dir DIR     the downloaded files (names in docs/reproduction.md); without it they
                         are downloaded into OUT/downloads/
   --out DIR             working folder (default: work/wmt17)
@@ -26,7 +26,7 @@ Finished steps are skipped on a second run; an interrupted step is redone.
 USAGE
 }
 
-archive_dir="" out="work/wmt17" vocab_size=32000 spm_sentences=2000000 workers=0 force=0
+archive_dir="" out="work/wmt17" vocab_size="" spm_sentences=2000000 workers=0 force=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -40,6 +40,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 require_value --out "$out"
+vocab_size="${vocab_size:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 vocab_size)}"
 [[ "$vocab_size" =~ ^[1-9][0-9]*$ ]] || die "--vocab-size must be a positive integer (got '$vocab_size')"
 [[ "$spm_sentences" =~ ^[1-9][0-9]*$ ]] || die "--spm-sentences must be a positive integer (got '$spm_sentences')"
 [[ "$workers" =~ ^[0-9]+$ ]] || die "--workers must be a non-negative integer (got '$workers')"

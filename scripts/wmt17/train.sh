@@ -11,11 +11,13 @@ Usage: scripts/wmt17/train.sh --method {baseline,intra} [--out DIR] [--save-dir 
                               [FAIRSEQ-TRAIN OPTIONS...] [-- FAIRSEQ-TRAIN OPTIONS...]
 
 Trains on OUT/data/en-de/bin (scripts/wmt17/prepare.sh) with the authors' development
-settings: transformer_vaswani_wmt_en_de_big with shared embeddings, Adam (0.9,0.98),
+settings: transformer_vaswani_wmt_en_de_big (embeddings not shared), Adam (0.9,0.98) eps 1e-6,
 lr 5e-4, inverse_sqrt with 4000 warm-up updates, dropout 0.3, attention dropout 0.1, weight
 decay 1e-4, label smoothing 0.1, 80k updates, 65,536 target tokens per update (4096 x
 update-freq 16 on one GPU; the per-GPU batch and --update-freq follow the GPUs found),
---fp16 where supported.
+--fp16 where supported (initial loss scale 16), 512 positions, too-long validation
+sentences skipped, validation and a checkpoint every 300 updates (the last one kept).
+Every flag comes from recipes.py (recipe wmt17).
   intra   K=3, alpha 5, adaptive schedule p=10, q=16, X-divergence
   --out DIR        recipe folder (default: work/wmt17)
   --save-dir DIR   checkpoints and train.log (default: OUT/runs/en-de/<method>)
@@ -54,17 +56,12 @@ if [ -f "$save_dir/train.done" ] && [ "$force" -eq 0 ]; then
 fi
 [ "$force" -eq 0 ] || rm -rf "$save_dir"
 
-# The recipe's flags, one per line (fairseq_intradistill/data/recipes.py; it explains bad values).
-recipe_flags="$(python -m fairseq_intradistill.data.recipes flags --recipe wmt17 --method "$method" \
-  --gpus "$(num_gpus)" ${recipe_opts[@]+"${recipe_opts[@]}"})" || die "invalid recipe options: ${recipe_opts[*]}"
-mapfile -t flags <<< "$recipe_flags"
-
 mkdir -p "$save_dir"
 if [ "$save_dir" = "$out/runs/en-de/$method" ]; then
   printf '{"benchmark": "wmt17", "pair": "en-de"}\n' > "$out/runs/en-de/experiment.json"
 fi
 [ ! -f "$save_dir/checkpoint_last.pt" ] || log "resuming from $save_dir/checkpoint_last.pt"
-bash "$here/../common/train.sh" --data "$data" --method "$method" --save-dir "$save_dir" \
-  "${flags[@]}" ${extra[@]+"${extra[@]}"}
-printf '%s\n' "$(date -u +%FT%TZ) $method ${flags[*]} ${extra[*]:-}" > "$save_dir/train.done"
+bash "$here/../common/train.sh" --data "$data" --method "$method" --save-dir "$save_dir" --recipe wmt17 \
+  ${recipe_opts[@]+"${recipe_opts[@]}"} ${extra[@]+"${extra[@]}"}
+printf '%s\n' "$(date -u +%FT%TZ) $method --recipe wmt17 ${recipe_opts[*]:-} ${extra[*]:-}" > "$save_dir/train.done"
 log "en-de $method: done, checkpoints in $save_dir"

@@ -1,0 +1,74 @@
+"""scripts/common/*: a broken installation stops the scripts with its real error (lib.sh)."""
+
+import sys
+from pathlib import Path
+
+from conftest import REPO, TINY_MODEL, run
+
+TRAIN = REPO / "scripts" / "common" / "train.sh"
+EVALUATE = REPO / "scripts" / "common" / "evaluate.sh"
+
+
+def _env(shadow: Path) -> dict:
+    """PYTHONPATH with ``shadow`` first (the worktree's package stays importable)."""
+    return {"PYTHONPATH": f"{shadow}:{REPO}"}
+
+
+def test_a_fairseq_that_fails_to_import_shows_its_error(toy_bin, tmp_path):
+    shadow = tmp_path / "shadow"
+    (shadow / "fairseq").mkdir(parents=True)
+    (shadow / "fairseq" / "__init__.py").write_text('raise RuntimeError("broken fairseq for the test")\n')
+    save = tmp_path / "run"
+    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL,
+                "--max-update", "1"], env=_env(shadow), check=False)
+    assert proc.returncode != 0
+    assert "RuntimeError: broken fairseq for the test" in proc.stderr, proc.stderr
+    assert "cannot import fairseq (the Python error above)" in proc.stderr
+    assert "not installed" not in proc.stderr and not (save / "train.log").exists()
+    # The evaluation script stops the same way, before decoding.
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"not used")
+    ref = tmp_path / "ref.txt"
+    ref.write_text("a\n")
+    proc = run(["bash", EVALUATE, "--data", toy_bin, "--checkpoint", ckpt, "--reference", ref,
+                "--out", tmp_path / "eval"], env=_env(shadow), check=False)
+    assert proc.returncode != 0 and "RuntimeError: broken fairseq for the test" in proc.stderr
+    assert not (tmp_path / "eval" / "generate-test.log").exists()
+
+
+def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cpu(toy_bin, tmp_path):
+    # What torch does when its CUDA build and the driver disagree: a warning, and 0 devices.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "sitecustomize.py").write_text(
+        "import warnings\n"
+        "import torch\n"
+        "def device_count():\n"
+        "    warnings.warn('CUDA initialization: The NVIDIA driver on your system is too old (test)')\n"
+        "    return 0\n"
+        "torch.cuda.device_count = device_count\n"
+    )
+    save = tmp_path / "run"
+    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "baseline", "--save-dir", save, *TINY_MODEL,
+                "--max-update", "1"], env=_env(shadow), check=False)
+    assert proc.returncode != 0
+    assert "The NVIDIA driver on your system is too old (test)" in proc.stderr, proc.stderr
+    assert "cannot count the GPUs with torch" in proc.stderr
+    assert "training on the CPU" not in proc.stderr and not (save / "train.log").exists()
+
+
+def test_without_a_recipe_the_method_defaults_come_first_and_later_options_win(toy_bin, toy_raw, tmp_path):
+    # The quickstart's use: no --recipe, its own model and options after the method's defaults.
+    save = tmp_path / "run"
+    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL,
+                "--max-update", "1", "--alpha-p", "2", "--alpha-mode", "fixed"])
+    config = proc.stdout + proc.stderr
+    assert "'num_passes': 3" in config and "'alpha_p': 2.0, 'alpha_q': 10.0" in config
+    assert "'adaptive_alpha': False" in config and "'max_update': 1" in config
+    # Unknown options of the evaluation script reach fairseq-generate.
+    out = tmp_path / "eval"
+    run(["bash", EVALUATE, "--data", toy_bin, "--checkpoint", save / "checkpoint_last.pt",
+         "--reference", toy_raw / "test.tgt", "--out", out, "--beam", "2", "--max-len-b", "3", "--batch-size", "7"])
+    log = (out / "generate-test.log").read_text()
+    assert "'max_len_b': 3" in log and "'batch_size': 7" in log and "'beam': 2" in log
+    assert (out / "bleu-test.json").is_file()
