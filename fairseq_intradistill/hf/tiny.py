@@ -14,8 +14,8 @@ from typing import Iterable, List
 import torch
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-ARCHITECTURES = ("bert", "xlm-roberta", "t5")
-HEADS = ("sequence-classification", "token-classification", "question-answering", "seq2seq")
+ARCHITECTURES = ("bert", "xlm-roberta", "t5", "gpt2")
+HEADS = ("sequence-classification", "token-classification", "question-answering", "seq2seq", "causal-lm")
 
 
 def write_tokenizer(folder: Path, words: Iterable[str]):
@@ -38,7 +38,7 @@ def write_tokenizer(folder: Path, words: Iterable[str]):
 
 def tiny_config(architecture: str, vocab_size: int, num_labels: int = 2, dropout: float = 0.1):
     """A config with hidden size 32, one layer and two heads."""
-    from transformers import BertConfig, T5Config, XLMRobertaConfig
+    from transformers import BertConfig, GPT2Config, T5Config, XLMRobertaConfig
 
     if architecture == "bert":
         return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
@@ -54,13 +54,16 @@ def tiny_config(architecture: str, vocab_size: int, num_labels: int = 2, dropout
         return T5Config(vocab_size=vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_decoder_layers=1,
                         num_heads=2, dropout_rate=dropout, pad_token_id=0, eos_token_id=3,
                         decoder_start_token_id=0)
+    if architecture == "gpt2":
+        return GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=1, n_head=2, n_positions=512, resid_pdrop=dropout,
+                          embd_pdrop=dropout, attn_pdrop=dropout, pad_token_id=0, bos_token_id=2, eos_token_id=3)
     raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
 
 
 def make_tiny_model(folder: Path, architecture: str, head: str, words: Iterable[str], num_labels: int = 2,
                     seed: int = 0, dropout: float = 0.1) -> Path:
     """Save a tiny model with ``head`` and its tokenizer to ``folder``; return the folder."""
-    from transformers import (AutoModelForQuestionAnswering, AutoModelForSeq2SeqLM,
+    from transformers import (AutoModelForCausalLM, AutoModelForQuestionAnswering, AutoModelForSeq2SeqLM,
                               AutoModelForSequenceClassification, AutoModelForTokenClassification)
 
     heads = {
@@ -68,6 +71,7 @@ def make_tiny_model(folder: Path, architecture: str, head: str, words: Iterable[
         "token-classification": AutoModelForTokenClassification,
         "question-answering": AutoModelForQuestionAnswering,
         "seq2seq": AutoModelForSeq2SeqLM,
+        "causal-lm": AutoModelForCausalLM,
     }
     if head not in heads:
         raise ValueError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")

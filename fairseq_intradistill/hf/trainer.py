@@ -74,7 +74,7 @@ class IntraDistillationMixin:
             causal_lm=unwrapped._get_name() in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values(),
         )
         alpha = self.intra_distillation_alpha()
-        term = divergence.total / self._intra_denominator(divergence.rows, num_items_in_batch)
+        term = divergence.total / self._intra_denominator(divergence.rows, num_items_in_batch, divergence.kind)
         loss = loss + alpha * term.to(loss.dtype)
 
         self._intra_sum += divergence.total.detach().to(torch.float64)
@@ -84,28 +84,32 @@ class IntraDistillationMixin:
             return loss, _first_copy(outputs, k)
         return loss
 
-    def _intra_denominator(self, rows: torch.Tensor, num_items_in_batch: Any):
-        """What divides the summed divergence so that it has the task loss's scale.
+    def _intra_denominator(self, rows: torch.Tensor, num_items_in_batch: Any, kind: str):
+        """What divides the summed divergence so that its ratio to the task loss is the intended one.
 
-        ``mean``: the task loss is a mean over this batch's rows, unless the trainer normalised
-        it over the whole accumulated (and, with ``average_tokens_across_devices``, global)
-        batch with ``num_items_in_batch``; the divergence is normalised the same way.
-        ``sum``: the authors' scale, the sum over the batch; with such a normalised task loss the
-        trainer does not divide by the accumulation steps, so the divergence is divided here.
+        The task loss is a mean over this batch's rows, except where it is normalised over the
+        whole accumulated (and, with ``average_tokens_across_devices``, global) batch with
+        ``num_items_in_batch``: by a ``compute_loss_func``, or by the model itself, which among
+        the supported kinds only causal language models do (the others accept the argument and
+        ignore it).  ``mean`` normalises the divergence the same way.  ``sum`` keeps the
+        authors' scale, the sum over the batch, divided by the accumulation steps exactly
+        when the task loss is normalised over them.
         """
-        scaled = (self.model_accepts_loss_kwargs or self.compute_loss_func is not None) and num_items_in_batch is not None
-        if getattr(self, "loss_is_scaled_for_ga", None) is not None:
-            scaled = self.loss_is_scaled_for_ga and num_items_in_batch is not None
+        if num_items_in_batch is None:
+            normalised = False
+        elif getattr(self, "loss_is_scaled_for_ga", None) is not None:
+            normalised = bool(self.loss_is_scaled_for_ga)
+        else:
+            normalised = self.compute_loss_func is not None or (self.model_accepts_loss_kwargs and kind == "causal_lm")
         if self.intra_distillation.divergence_reduction == "sum":
-            return self.current_gradient_accumulation_steps if scaled else 1
-        if not scaled:
+            return self.current_gradient_accumulation_steps if normalised else 1
+        if not normalised:
             return rows.clamp(min=1)
-        denominator = num_items_in_batch
         if self.args.average_tokens_across_devices:
             # The trainer multiplies the task loss by the number of processes after dividing by the
             # global item count (DDP then averages the gradients); divide by the per-process share.
-            denominator = num_items_in_batch / self.accelerator.num_processes
-        return denominator
+            return num_items_in_batch / self.accelerator.num_processes
+        return num_items_in_batch
 
     # -- logging -------------------------------------------------------------------------
     def log(self, logs: dict, *args: Any, **kwargs: Any) -> None:
