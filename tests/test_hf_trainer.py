@@ -286,3 +286,18 @@ def test_command_line_flags_and_mse_on_distributions(models, tmp_path):
     trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(divergence="mse"))
     with pytest.raises(ValueError, match="--divergence mse"):
         trainer.compute_loss(trainer.model.train(), first_batch(trainer))
+
+
+def test_the_hf_package_does_not_import_fairseq_and_fairseq_modules_do_not_import_it():
+    import subprocess
+    import sys
+
+    code = ("import sys, fairseq_intradistill.hf, fairseq_intradistill.hf.glue; "
+            "assert not any(m == 'fairseq' or m.startswith('fairseq.') for m in sys.modules), 'fairseq imported'")
+    subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "fairseq_intradistill"
+    for path in package.rglob("*.py"):
+        if "hf" not in path.relative_to(package).parts:
+            assert "fairseq_intradistill.hf" not in path.read_text(), path
