@@ -114,3 +114,50 @@ def test_glue_metrics():
     assert glue_metrics("cola", logits, labels)["matthews_correlation"] == pytest.approx(2 / 3)
     stsb = glue_metrics("stsb", np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 7.0]))
     assert stsb["spearmanr"] == pytest.approx(1.0) and stsb["pearson"] == pytest.approx(0.9933992677987828)
+
+
+@pytest.fixture(scope="module")
+def panx(tmp_path_factory):
+    """A tiny XLM-R token classifier and PAN-X-like data for two languages (tag names and indices)."""
+    from fairseq_intradistill.hf.panx import LABELS
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("panx")
+    words = WORDS + ["paris", "john", "acme", "##s"]
+    make_tiny_model(root / "model", "xlm-roberta", "token-classification", words, num_labels=2)
+    rng = random.Random(1)
+    tags_of = {"paris": "B-LOC", "john": "B-PER", "acme": "B-ORG", "cats": "B-ORG"}
+    for lang in ("en", "de"):
+        (root / "data" / lang).mkdir(parents=True)
+        for split, n in (("train", 16), ("validation", 8), ("test", 8)):
+            with open(root / "data" / lang / f"{split}.jsonl", "w") as f:
+                for _ in range(n):
+                    tokens = [rng.choice(WORDS + ["paris", "john", "acme", "cats"]) for _ in range(5)]
+                    tags = [tags_of.get(t, "O") for t in tokens]
+                    f.write(json.dumps({"tokens": tokens, "ner_tags": tags if lang == "en" else [LABELS.index(t) for t in tags]}) + "\n")
+    return root
+
+
+def test_panx_labels_only_the_first_subword(panx):
+    from transformers import AutoTokenizer
+    import datasets
+
+    from fairseq_intradistill.hf.panx import encode
+
+    tokenizer = AutoTokenizer.from_pretrained(panx / "model")
+    data = datasets.Dataset.from_list([{"tokens": ["john", "cats", "sat"], "ner_tags": ["B-PER", "B-ORG", "O"]}])
+    row = encode(data, tokenizer, 16)[0]
+    pieces = tokenizer.convert_ids_to_tokens(row["input_ids"])
+    assert pieces == ["[CLS]", "john", "cat", "##s", "sat", "[SEP]"]
+    assert row["labels"] == [-100, 1, 3, -100, 0, -100]
+
+
+def test_panx_zero_shot_end_to_end(panx):
+    proc = run(["bash", REPO / "scripts" / "xtreme" / "panx.sh", "--method", "intra", "--model", panx / "model",
+                "--data-dir", panx / "data", "--langs", "en,de", "--out", panx / "runs", "--epochs", "2", "--batch-size", "8",
+                "--accumulation", "2", "--eval-steps", "2"], cwd=REPO, env=OFFLINE)
+    result = json.loads((panx / "runs" / "panx" / "intra" / "seed1" / "results.json").read_text())
+    assert result["updates"] == 4 and set(result["languages"]) == {"en", "de"}
+    assert result["average_f1"] == pytest.approx((result["languages"]["en"]["f1"] + result["languages"]["de"]["f1"]) / 2)
+    assert result["intra_distillation"]["divergence_reduction"] == "sum"
+    assert "| en |" in proc.stdout and "| de |" in proc.stdout and "85.40*" in proc.stdout

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -127,13 +126,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def per_device_batch(batch_size: int) -> int:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if batch_size % world:
-        raise SystemExit(f"error: --batch-size {batch_size} is not divisible by the {world} processes")
-    return batch_size // world
-
-
 def main(argv=None) -> Dict[str, float]:
     args = parse_args(argv)
     import torch
@@ -141,6 +133,7 @@ def main(argv=None) -> Dict[str, float]:
                               TrainingArguments)
 
     from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
+    from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
 
     first, second, num_labels, best_metric = TASKS[args.task]
     regression = num_labels == 1
@@ -173,7 +166,7 @@ def main(argv=None) -> Dict[str, float]:
         num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=1, load_best_model_at_end=True,
         metric_for_best_model=best_metric, greater_is_better=True,
-        logging_strategy="steps", logging_steps=50 if args.max_steps < 0 else 1, report_to=["tensorboard"] if _has_tensorboard() else [],
+        logging_strategy="steps", logging_steps=50 if args.max_steps < 0 else 1, report_to=["tensorboard"] if has_tensorboard() else [],
         fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True, save_only_model=False,
     )
@@ -193,7 +186,7 @@ def main(argv=None) -> Dict[str, float]:
         intra = None
         trainer = Trainer(**common)
 
-    last = _last_checkpoint(output_dir / "checkpoints")
+    last = last_checkpoint(output_dir / "checkpoints")
     train_output = trainer.train(resume_from_checkpoint=last)
     results: Dict[str, object] = {"task": args.task, "method": args.method, "seed": args.seed, "model": args.model,
                                   "metric": best_metric, "train_runtime_s": train_output.metrics["train_runtime"],
@@ -208,19 +201,6 @@ def main(argv=None) -> Dict[str, float]:
         (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(results))
     return results
-
-
-def _has_tensorboard() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX") is not None
-
-
-def _last_checkpoint(folder: Path) -> Optional[str]:
-    """The newest Trainer checkpoint in ``folder``, so that a rerun resumes."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ HEADS = ("sequence-classification", "token-classification", "question-answering"
 
 def write_tokenizer(folder: Path, words: Iterable[str]):
     """A lower-casing WordPiece tokenizer whose vocabulary is the special tokens plus ``words``."""
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizer
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -29,9 +29,8 @@ def write_tokenizer(folder: Path, words: Iterable[str]):
         word = word.lower()
         if word not in vocab:
             vocab.append(word)
-    vocab_file = folder / "vocab.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True, model_max_length=512)
+    # Transformers 5 builds the WordPiece model from a dict (a vocab_file argument is ignored).
+    tokenizer = BertTokenizer(vocab={piece: i for i, piece in enumerate(vocab)}, do_lower_case=True, model_max_length=512)
     tokenizer.save_pretrained(folder)
     return tokenizer
 
