@@ -161,3 +161,76 @@ def test_panx_zero_shot_end_to_end(panx):
     assert result["average_f1"] == pytest.approx((result["languages"]["en"]["f1"] + result["languages"]["de"]["f1"]) / 2)
     assert result["intra_distillation"]["divergence_reduction"] == "sum"
     assert "| en |" in proc.stdout and "| de |" in proc.stdout and "85.40*" in proc.stdout
+
+
+def squad_file(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = [{"title": f"t{i}", "paragraphs": [{"context": c, "qas": [{"id": f"q{i}", "question": q,
+             "answers": [{"text": a, "answer_start": c.index(a)}]}]}]} for i, (c, q, a) in enumerate(rows)]
+    path.write_text(json.dumps({"version": "1.1", "data": data}))
+
+
+@pytest.fixture(scope="module")
+def tydiqa(tmp_path_factory):
+    """A tiny BERT QA model and TyDiQA-GoldP-format files (SQuAD v1.1 JSON, the XTREME layout)."""
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("tydiqa")
+    make_tiny_model(root / "model", "bert", "question-answering", WORDS + ["where", "what", "did", "."])
+    rng = random.Random(2)
+
+    def rows(n):
+        out = []
+        for _ in range(n):
+            before = " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 14)))
+            answer = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+            out.append((f"{before} . the {answer} sat on the mat .", "what sat on the mat", answer))
+        return out
+
+    squad_file(root / "data" / "tydiqa-goldp-v1.1-train" / "tydiqa.goldp.en.train.json", rows(16))
+    for lang in ("en", "sw"):
+        squad_file(root / "data" / "tydiqa-goldp-v1.1-dev" / f"tydiqa.goldp.{lang}.dev.json", rows(6))
+    return root
+
+
+def test_tydiqa_answer_positions_and_metrics(tydiqa):
+    import datasets
+    from transformers import AutoTokenizer
+
+    from fairseq_intradistill.hf.tydiqa import qa_metrics, read_squad_json, train_features
+
+    tokenizer = AutoTokenizer.from_pretrained(tydiqa / "model")
+    examples = datasets.Dataset.from_list(read_squad_json(tydiqa / "data" / "tydiqa-goldp-v1.1-train" / "tydiqa.goldp.en.train.json"))
+    features = train_features(examples, tokenizer, max_length=24, stride=8)
+    assert len(features) > len(examples)  # long contexts give several windows
+    found = 0
+    for feature in features:
+        s, e = feature["start_positions"], feature["end_positions"]
+        if s:
+            found += 1
+            span = tokenizer.decode(feature["input_ids"][s:e + 1])
+            assert span in {r["answers"]["text"][0] for r in examples}
+    assert found >= len(examples)  # every answer lies whole in at least one window
+    gold = [{"id": "a", "answers": {"text": ["The red cat"]}}, {"id": "b", "answers": {"text": ["dog"]}}]
+    metrics = qa_metrics(gold, {"a": "red cat!", "b": "a big dog ran"})
+    assert metrics["exact_match"] == pytest.approx(0.5)
+    assert metrics["f1"] == pytest.approx((1.0 + 2 * (1 / 3) * 1 / (1 / 3 + 1)) / 2)
+
+
+def test_tydiqa_zero_shot_end_to_end(tydiqa):
+    proc = run(["bash", REPO / "scripts" / "xtreme" / "tydiqa.sh", "--method", "intra", "--model", tydiqa / "model",
+                "--data-dir", tydiqa / "data", "--langs", "en,sw", "--out", tydiqa / "runs", "--epochs", "1",
+                "--batch-size", "8", "--accumulation", "1", "--max-length", "32", "--doc-stride", "8"], cwd=REPO, env=OFFLINE)
+    run_dir = tydiqa / "runs" / "tydiqa" / "intra" / "seed1"
+    result = json.loads((run_dir / "results.json").read_text())
+    assert set(result["languages"]) == {"en", "sw"} and result["updates"] >= 2
+    assert result["average_f1"] == pytest.approx(sum(m["f1"] for m in result["languages"].values()) / 2)
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    assert set(predictions["sw"]) == {f"q{i}" for i in range(6)}
+    assert "| sw |" in proc.stdout and "68.20*" in proc.stdout
+
+
+def test_tydiqa_rejects_unknown_language(tydiqa):
+    proc = run([sys.executable, "-m", "fairseq_intradistill.hf.tydiqa", "--method", "intra", "--output-dir", tydiqa / "x",
+                "--langs", "en,xx"], cwd=REPO, env=OFFLINE, check=False)
+    assert proc.returncode == 2 and "--langs must be among" in proc.stderr
