@@ -77,7 +77,8 @@ def dataset(kind, tokenizer, n=16):
         return (Dataset.from_dict({**enc, "start_positions": starts.tolist(), "end_positions": (starts + 1).tolist()}),
                 DataCollatorWithPadding(tokenizer))
     if kind == "seq2seq":
-        enc = tokenizer(texts, text_target=sentences(n, length=4, seed=2))
+        targets = [" ".join(t.split()[: 2 + i % 3]) for i, t in enumerate(sentences(n, length=4, seed=2))]  # padded batches
+        enc = tokenizer(texts, text_target=targets)
         return Dataset.from_dict(dict(enc)), None
     raise AssertionError(kind)
 
@@ -168,6 +169,23 @@ def test_training_logs_divergence_and_alpha(models, tmp_path, kind):
     assert len(logits) == len(trainer.train_dataset)
 
 
+def test_seq2seq_with_label_smoothing(models, tmp_path):
+    """Trainer's label smoother (labels popped from the repeated batch) still gets the divergence added."""
+    trainer = make_trainer("seq2seq", models["seq2seq"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=2.0),
+                           label_smoothing_factor=0.1)
+    model = trainer.model.train()
+    batch = first_batch(trainer)
+    torch.manual_seed(4)
+    loss = trainer.compute_loss(model, dict(batch))
+    torch.manual_seed(4)
+    repeated = repeat_batch(batch, K)
+    out = model(**{k: v for k, v in repeated.items() if k != "labels"})
+    smoothed = trainer.label_smoother(out, repeated["labels"])
+    lp = out.logits.log_softmax(-1).reshape(K, -1, out.logits.size(-1))
+    keep = batch["labels"].reshape(-1) != -100
+    assert torch.allclose(loss, smoothed + 2.0 * divergence_rows(lp[:, keep], "x").sum() / keep.sum(), rtol=1e-5)
+
+
 def test_one_pass_alpha_zero_is_the_plain_trainer_step_by_step(models, tmp_path):
     runs = {}
     for name, cls, intra in (("plain", Trainer, None),
@@ -248,6 +266,20 @@ def test_gradient_accumulation_normalises_the_divergence_like_the_task_loss(mode
     expected = task + divergence_rows(lp[:, keep], "x").sum() / items
     assert torch.allclose(once, expected, rtol=1e-5)
     assert torch.allclose(twice, once / 2, rtol=1e-5)
+
+
+def test_divergence_scaled_like_the_task_loss_over_processes(models, tmp_path, monkeypatch):
+    """Trainer multiplies the task loss by the number of processes (average_tokens_across_devices); the divergence too."""
+    trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=50.0))
+    model = trainer.model.train()
+    batch = first_batch(trainer)
+    items = torch.tensor(len(batch["labels"]))
+    torch.manual_seed(5)
+    one = trainer.compute_loss(model, dict(batch), num_items_in_batch=items)
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: 2))
+    torch.manual_seed(5)
+    two = trainer.compute_loss(model, dict(batch), num_items_in_batch=items)
+    assert torch.allclose(two, 2 * one, rtol=1e-6)
 
 
 def test_bf16_autocast_on_cpu(models, tmp_path):

@@ -75,6 +75,7 @@ class IntraDistillationMixin:
         )
         alpha = self.intra_distillation_alpha()
         term = divergence.total / self._intra_denominator(divergence.rows, num_items_in_batch, divergence.kind)
+        term = term * self._trainer_loss_scale(num_items_in_batch)
         loss = loss + alpha * term.to(loss.dtype)
 
         self._intra_sum += divergence.total.detach().to(torch.float64)
@@ -103,13 +104,23 @@ class IntraDistillationMixin:
             normalised = self.compute_loss_func is not None or (self.model_accepts_loss_kwargs and kind == "causal_lm")
         if self.intra_distillation.divergence_reduction == "sum":
             return self.current_gradient_accumulation_steps if normalised else 1
-        if not normalised:
-            return rows.clamp(min=1)
-        if self.args.average_tokens_across_devices:
-            # The trainer multiplies the task loss by the number of processes after dividing by the
-            # global item count (DDP then averages the gradients); divide by the per-process share.
-            return num_items_in_batch / self.accelerator.num_processes
-        return num_items_in_batch
+        return num_items_in_batch if normalised else rows.clamp(min=1)
+
+    def _trainer_loss_scale(self, num_items_in_batch: Any) -> int:
+        """The factor ``Trainer.compute_loss`` multiplies the task loss by, applied to the divergence too.
+
+        With ``average_tokens_across_devices`` and a ``num_items_in_batch``, Transformers
+        multiplies the task loss by the number of data-parallel processes (whether or not the
+        model used the count), so that DDP's gradient averaging gives a global mean; without the
+        same factor the divergence's weight would shrink with the number of processes.
+        """
+        if not (self.args.average_tokens_across_devices and num_items_in_batch is not None
+                and (self.model_accepts_loss_kwargs or self.compute_loss_func is not None)):
+            return 1
+        if self.args.n_gpu > 1:
+            return self.args.n_gpu
+        tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+        return self.accelerator.num_processes // tp_size
 
     # -- logging -------------------------------------------------------------------------
     def log(self, logs: dict, *args: Any, **kwargs: Any) -> None:
