@@ -282,12 +282,19 @@ def test_divergence_scaled_like_the_task_loss_over_processes(models, tmp_path, m
     assert torch.allclose(two, 2 * one, rtol=1e-6)
 
 
-def test_bf16_autocast_on_cpu(models, tmp_path):
+# bf16 only: accelerate does not autocast to fp16 on a CPU (the logits stay float32).
+@pytest.mark.parametrize("precision", ["bf16"])
+def test_mixed_precision_autocast_on_cpu(models, tmp_path, precision):
     trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=1),
-                           bf16=True, max_steps=2)
+                           max_steps=2, **{precision: True})
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    seen = []
+    hook = trainer.model.classifier.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
     trainer.train()
+    hook.remove()
+    assert low in seen  # the logits really came out of autocast
     logs = [e for e in trainer.state.log_history if "loss" in e]
-    assert all(math.isfinite(e["loss"]) and e["intra_distillation_loss"] > 0 for e in logs)
+    assert len(logs) == 2 and all(math.isfinite(e["loss"]) and e["intra_distillation_loss"] > 0 for e in logs)
 
 
 @pytest.mark.parametrize(
