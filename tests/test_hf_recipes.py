@@ -234,3 +234,9 @@ def test_tydiqa_rejects_unknown_language(tydiqa):
     proc = run([sys.executable, "-m", "fairseq_intradistill.hf.tydiqa", "--method", "intra", "--output-dir", tydiqa / "x",
                 "--langs", "en,xx"], cwd=REPO, env=OFFLINE, check=False)
     assert proc.returncode == 2 and "--langs must be among" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["glue/run.sh", "xtreme/panx.sh", "xtreme/tydiqa.sh"])
+def test_recipe_scripts_have_help(script):
+    proc = run(["bash", REPO / "scripts" / script, "--help"], cwd=REPO, env=OFFLINE)
+    assert proc.stdout.startswith(f"Usage: scripts/{script}")

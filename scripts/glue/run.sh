@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: bash scripts/glue/run.sh --task TASK --method {baseline,intra} [options]
+Usage: scripts/glue/run.sh --task TASK --method {baseline,intra} [options]
 
   --task TASK        cola, sst2, mrpc, qqp, stsb, mnli, qnli or rte
   --method M         baseline or intra

@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: bash scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
+Usage: scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
 
   --method M         baseline or intra
   --model M          Hub name or local model folder (default xlm-roberta-base)
