@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --upgrade pip
 	$(VENV)/bin/python -m pip install "$(TORCH_SPEC)"
-	$(VENV)/bin/python -m pip install -e ".[test,analysis]"
+	$(VENV)/bin/python -m pip install -e ".[test,analysis,hf]"
 	touch $@
 
 quickstart: venv

@@ -35,6 +35,16 @@ setup(
     extras_require={
         "test": ["pytest>=7"],
         "analysis": ["matplotlib>=3.5"],
+        # Transformers integration (fairseq_intradistill.hf); metrics use scipy/scikit-learn,
+        # seqeval for NER: nothing that downloads code at run time.
+        "hf": [
+            "transformers>=5.0",
+            "datasets>=3.0",
+            "accelerate>=1.1",
+            "seqeval>=1.2",
+            "scipy>=1.9",
+            "scikit-learn>=1.1",
+        ],
     },
     entry_points={},
 )

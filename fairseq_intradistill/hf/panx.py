@@ -1,0 +1,207 @@
+"""PAN-X (XTREME-R NER), zero-shot: fine-tune on English, evaluate every language with seqeval.
+
+Settings from the authors' ``Zero_Shot_Cross_Lingual/`` (scripts/train_panx.sh, README.md,
+third_party/run_tag.py): xlm-roberta-large, 10 epochs, lr 2e-5, 32 examples per update
+(8 x 4 accumulation), max length 128, K = 3, alpha = 1 (their README's example), p = 2, q = 5
+(their defaults), the divergence summed over the batch; English dev F1 every 100 updates picks
+the checkpoint that is evaluated on every language's test set.  Only the first sub-word of a
+word carries its label (-100 elsewhere), as the XTREME code does.  ``bash scripts/xtreme/panx.sh
+--help`` is the front end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+
+hide_broken_torchaudio()
+
+import numpy as np  # noqa: E402
+
+# The label order of the XTREME PAN-X configurations on the Hub (ClassLabel names).
+LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+# The 48 target languages of the authors' train_panx.sh (XTREME-R).
+LANGUAGES = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw yo my zh "
+             "kk tr et fi hu qu pl uk az lt pa gu ro").split()
+SPLITS = ("train", "validation", "test")
+
+
+def load_language(lang: str, data_dir: Optional[Path], splits=SPLITS):
+    """A DatasetDict with ``tokens`` and ``ner_tags`` (tag names) for ``lang``.
+
+    Local layout: ``DATA_DIR/<lang>/{train,validation,test}.jsonl`` (or .json), one sentence a
+    line: {"tokens": [...], "ner_tags": ["O", "B-PER", ...]} (tag names or LABELS indices).
+    Without ``data_dir``: the Hub's ``google/xtreme``, configuration ``PAN-X.<lang>``.
+    """
+    import datasets
+
+    if data_dir is None:
+        loaded = datasets.load_dataset("google/xtreme", f"PAN-X.{lang}")
+        return datasets.DatasetDict({s: loaded[s] for s in splits})
+    folder = Path(data_dir) / lang
+    files = {}
+    for split in splits:
+        found = [folder / f"{split}.{ext}" for ext in ("jsonl", "json") if (folder / f"{split}.{ext}").exists()]
+        if not found:
+            raise FileNotFoundError(f"--data-dir: no {folder}/{split}.jsonl")
+        files[split] = str(found[0])
+    return datasets.load_dataset("json", data_files=files)
+
+
+def tag_names(tags: List, features_names: Optional[List[str]] = None) -> List[str]:
+    names = features_names or LABELS
+    out = []
+    for tag in tags:
+        name = names[tag] if isinstance(tag, int) else tag
+        if name not in LABELS:
+            raise ValueError(f"unknown NER tag {tag!r}; PAN-X tags are {', '.join(LABELS)}")
+        out.append(name)
+    return out
+
+
+def encode(dataset, tokenizer, max_length: int):
+    """Tokenise pre-split words; label the first sub-word of every word, -100 elsewhere."""
+    feature = dataset.features.get("ner_tags")
+    names = getattr(getattr(feature, "feature", None), "names", None)
+    label_id = {name: i for i, name in enumerate(LABELS)}
+
+    def fn(batch):
+        enc = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+        enc["labels"] = []
+        for i, tags in enumerate(batch["ner_tags"]):
+            tags = tag_names(tags, names)
+            previous, labels = None, []
+            for word in enc.word_ids(i):
+                labels.append(-100 if word is None or word == previous else label_id[tags[word]])
+                previous = word
+            enc["labels"].append(labels)
+        return enc
+
+    return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
+
+
+def sequences(predictions: np.ndarray, label_ids: np.ndarray):
+    """Tag sequences (gold, predicted) at the labelled positions, for seqeval."""
+    if predictions.ndim == 3:
+        predictions = predictions.argmax(-1)
+    gold, pred = [], []
+    for p_row, l_row in zip(predictions, label_ids):
+        keep = l_row != -100
+        gold.append([LABELS[i] for i in l_row[keep]])
+        pred.append([LABELS[i] for i in p_row[keep]])
+    return gold, pred
+
+
+def ner_metrics(predictions: np.ndarray, label_ids: np.ndarray) -> Dict[str, float]:
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    gold, pred = sequences(predictions, label_ids)
+    return {"f1": float(f1_score(gold, pred)), "precision": float(precision_score(gold, pred)),
+            "recall": float(recall_score(gold, pred))}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
+    parser.add_argument("--model", default="xlm-roberta-large", help="model name on the Hub or a local model folder")
+    parser.add_argument("--data-dir", type=Path, help="local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme")
+    parser.add_argument("--langs", default=",".join(LANGUAGES), help="comma-separated test languages (default: the authors' 48)")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epochs", type=float, default=10)
+    parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per update, over processes and accumulation")
+    parser.add_argument("--accumulation", type=int, default=4, help="gradient accumulation steps")
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--eval-steps", type=int, default=100, help="English dev F1 every N updates picks the model")
+    parser.add_argument("--num-passes", type=int, default=3)
+    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--alpha-p", type=float, default=2.0)
+    parser.add_argument("--alpha-q", type=float, default=5.0)
+    parser.add_argument("--divergence-reduction", default="sum", choices=["mean", "sum"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument("--eval-batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "accumulation", "max_length", "eval_steps", "num_passes", "eval_batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not args.lr > 0 or not args.epochs > 0:
+        parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
+    if args.max_steps == 0 or args.max_steps < -1:
+        parser.error(f"--max-steps must be -1 (use --epochs) or >= 1, got {args.max_steps}")
+    args.langs = [lang for lang in args.langs.split(",") if lang]
+    if not args.langs:
+        parser.error("--langs must name at least one language")
+    return args
+
+
+def main(argv=None) -> Dict:
+    args = parse_args(argv)
+    import torch
+    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, Trainer,
+                              TrainingArguments)
+
+    from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
+    from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    english = load_language("en", args.data_dir, ("train", "validation"))
+    train = encode(english["train"], tokenizer, args.max_length)
+    dev = encode(english["validation"], tokenizer, args.max_length)
+    model = AutoModelForTokenClassification.from_pretrained(
+        args.model, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)},
+        ignore_mismatched_sizes=True)
+
+    def compute_metrics(prediction):
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        return ner_metrics(np.asarray(logits), np.asarray(prediction.label_ids))
+
+    training_args = TrainingArguments(
+        output_dir=str(args.output_dir / "checkpoints"),
+        per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
+        gradient_accumulation_steps=args.accumulation, per_device_eval_batch_size=args.eval_batch_size,
+        learning_rate=args.lr, weight_decay=0.0, warmup_steps=0, max_grad_norm=1.0,
+        num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
+        eval_strategy="steps", eval_steps=args.eval_steps, save_strategy="steps", save_steps=args.eval_steps,
+        save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="f1", greater_is_better=True,
+        logging_steps=min(50, args.eval_steps), report_to=["tensorboard"] if has_tensorboard() else [],
+        fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+    )
+    common = dict(model=model, args=training_args, train_dataset=train, eval_dataset=dev,
+                  data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
+                  compute_metrics=compute_metrics)
+    intra = None
+    if args.method == "intra":
+        intra = IntraDistillationArguments(num_passes=args.num_passes, alpha=args.alpha, adaptive_alpha=True,
+                                           alpha_p=args.alpha_p, alpha_q=args.alpha_q,
+                                           divergence_reduction=args.divergence_reduction)
+        trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
+    else:
+        trainer = Trainer(**common)
+    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
+
+    per_language = {}
+    for lang in args.langs:
+        test = encode(load_language(lang, args.data_dir, ("test",))["test"], tokenizer, args.max_length)
+        metrics = trainer.evaluate(test, metric_key_prefix="test")
+        per_language[lang] = {k: metrics[f"test_{k}"] for k in ("f1", "precision", "recall")}
+    results = {"task": "panx", "method": args.method, "seed": args.seed, "model": args.model, "metric": "f1",
+               "train_runtime_s": train_output.metrics["train_runtime"], "updates": trainer.state.global_step,
+               "processes": training_args.world_size, "intra_distillation": None if intra is None else intra.__dict__,
+               "languages": per_language,
+               "average_f1": float(np.mean([m["f1"] for m in per_language.values()]))}
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(args.output_dir / "best"))
+        (args.output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({"average_f1": results["average_f1"], **{k: v["f1"] for k, v in per_language.items()}}))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,278 @@
+"""TyDiQA-GoldP, zero-shot: fine-tune on the English training set, F1/EM on every language.
+
+Settings from the authors' ``Zero_Shot_Cross_Lingual/`` (scripts/train_qa.sh,
+third_party/run_squad.py): xlm-roberta-base, 15 epochs, lr 3e-5, 32 examples per update
+(8 x 4 accumulation), max length 384, document stride 128, 500 warm-up updates, weight decay
+1e-4, K = 3, p = 2, q = 5; the final model is evaluated on the dev set of en ar bn fi id ko
+ru sw te.  alpha: their script's default is 0 and the paper's value is not in the repository;
+1 here is a placeholder to set with ``--alpha``.  Answers: the best-scoring span of at most 30
+tokens among the 20 best starts and ends; F1 and exact match with SQuAD v1.1's normalisation.
+``bash scripts/xtreme/tydiqa.sh --help`` is the front end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import string
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+
+hide_broken_torchaudio()
+
+import numpy as np  # noqa: E402
+
+# language code -> the prefix of the example ids in the Hub's google/xtreme "tydiqa" validation split
+LANGUAGES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian", "ko": "korean",
+             "ru": "russian", "sw": "swahili", "te": "telugu"}
+N_BEST = 20
+MAX_ANSWER_TOKENS = 30
+
+
+# -- data ------------------------------------------------------------------------------------
+def read_squad_json(path: Path) -> List[dict]:
+    """Rows (id, title, context, question, answers) of a SQuAD v1.1-format file (TyDiQA-GoldP's)."""
+    rows = []
+    for article in json.loads(Path(path).read_text(encoding="utf-8"))["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                rows.append({"id": str(qa["id"]), "title": article.get("title", ""), "context": paragraph["context"],
+                             "question": qa["question"],
+                             "answers": {"text": [a["text"] for a in qa["answers"]],
+                                         "answer_start": [int(a["answer_start"]) for a in qa["answers"]]}})
+    return rows
+
+
+def load_split(data_dir: Optional[Path], lang: Optional[str]):
+    """English training data (``lang`` None) or one language's dev set, as a Dataset.
+
+    Local layout (the XTREME download): ``DATA_DIR/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json``
+    and ``DATA_DIR/tydiqa-goldp-v1.1-dev/tydiqa.goldp.<lang>.dev.json``.  Without ``data_dir``:
+    the Hub's ``google/xtreme`` configuration ``tydiqa`` (dev languages told apart by the id prefix).
+    """
+    import datasets
+
+    if data_dir is None:
+        loaded = datasets.load_dataset("google/xtreme", "tydiqa")
+        if lang is None:
+            return loaded["train"]
+        prefix = LANGUAGES[lang] + "-"
+        return loaded["validation"].filter(lambda row: row["id"].startswith(prefix))
+    name = "tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json" if lang is None else f"tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"
+    path = Path(data_dir) / name
+    if not path.exists():
+        raise FileNotFoundError(f"--data-dir: no {path}")
+    return datasets.Dataset.from_list(read_squad_json(path))
+
+
+def _windows(batch, tokenizer, max_length: int, stride: int):
+    return tokenizer(batch["question"], batch["context"], truncation="only_second", max_length=max_length, stride=stride,
+                     return_overflowing_tokens=True, return_offsets_mapping=True)
+
+
+def train_features(dataset, tokenizer, max_length: int, stride: int):
+    """Windows over the contexts with the answer's start/end token (0, the first token, where outside)."""
+
+    def fn(batch):
+        enc = _windows(batch, tokenizer, max_length, stride)
+        starts, ends = [], []
+        for i, offsets in enumerate(enc["offset_mapping"]):
+            answers = batch["answers"][enc["overflow_to_sample_mapping"][i]]
+            sequence = enc.sequence_ids(i)
+            first = sequence.index(1)
+            last = len(sequence) - 1 - sequence[::-1].index(1)
+            start_char = answers["answer_start"][0]
+            end_char = start_char + len(answers["text"][0])
+            if offsets[first][0] > start_char or offsets[last][1] < end_char:
+                starts.append(0)
+                ends.append(0)
+                continue
+            s = first
+            while s <= last and offsets[s][0] <= start_char:
+                s += 1
+            e = last
+            while e >= first and offsets[e][1] >= end_char:
+                e -= 1
+            starts.append(s - 1)
+            ends.append(e + 1)
+        enc["start_positions"], enc["end_positions"] = starts, ends
+        enc.pop("offset_mapping")
+        enc.pop("overflow_to_sample_mapping")
+        return enc
+
+    return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
+
+
+def eval_features(dataset, tokenizer, max_length: int, stride: int):
+    """Windows with their example's id and the offsets of context tokens (None elsewhere)."""
+
+    def fn(batch):
+        enc = _windows(batch, tokenizer, max_length, stride)
+        enc["example_id"] = []
+        for i in range(len(enc["input_ids"])):
+            sequence = enc.sequence_ids(i)
+            enc["example_id"].append(batch["id"][enc["overflow_to_sample_mapping"][i]])
+            enc["offset_mapping"][i] = [o if sequence[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][i])]
+        enc.pop("overflow_to_sample_mapping")
+        return enc
+
+    return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
+
+
+def best_answers(examples, features, start_logits: np.ndarray, end_logits: np.ndarray) -> Dict[str, str]:
+    """The best span of every example over its windows (score: start + end logit)."""
+    by_example = collections.defaultdict(list)
+    for index, example_id in enumerate(features["example_id"]):
+        by_example[example_id].append(index)
+    answers = {}
+    for example in examples:
+        best, best_score = "", -np.inf
+        for index in by_example[example["id"]]:
+            offsets = features[index]["offset_mapping"]
+            starts, ends = start_logits[index], end_logits[index]
+            for s in np.argsort(starts)[::-1][:N_BEST]:
+                for e in np.argsort(ends)[::-1][:N_BEST]:
+                    if s >= len(offsets) or e >= len(offsets) or offsets[s] is None or offsets[e] is None:
+                        continue
+                    if e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+                        continue
+                    score = starts[s] + ends[e]
+                    if score > best_score:
+                        best_score, best = score, example["context"][offsets[s][0]:offsets[e][1]]
+        answers[example["id"]] = best
+    return answers
+
+
+# -- metrics (SQuAD v1.1 normalisation) -------------------------------------------------------
+def normalize_answer(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def f1(prediction: str, gold: str) -> float:
+    pred_tokens, gold_tokens = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    common = collections.Counter(pred_tokens) & collections.Counter(gold_tokens)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def qa_metrics(examples, predictions: Dict[str, str]) -> Dict[str, float]:
+    """Mean F1 and exact match (fractions), each the maximum over the gold answers."""
+    f1s, exact = [], []
+    for example in examples:
+        golds = example["answers"]["text"] or [""]
+        prediction = predictions[example["id"]]
+        f1s.append(max(f1(prediction, g) for g in golds))
+        exact.append(max(float(normalize_answer(prediction) == normalize_answer(g)) for g in golds))
+    return {"f1": float(np.mean(f1s)) if f1s else 0.0, "exact_match": float(np.mean(exact)) if exact else 0.0}
+
+
+# -- the run ---------------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
+    parser.add_argument("--model", default="xlm-roberta-base", help="model name on the Hub or a local model folder")
+    parser.add_argument("--data-dir", type=Path, help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme")
+    parser.add_argument("--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epochs", type=float, default=15)
+    parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per update, over processes and accumulation")
+    parser.add_argument("--accumulation", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--warmup-steps", type=int, default=500)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--max-length", type=int, default=384)
+    parser.add_argument("--doc-stride", type=int, default=128)
+    parser.add_argument("--num-passes", type=int, default=3)
+    parser.add_argument("--alpha", type=float, default=1.0, help="not published for TyDiQA: set it")
+    parser.add_argument("--alpha-p", type=float, default=2.0)
+    parser.add_argument("--alpha-q", type=float, default=5.0)
+    parser.add_argument("--divergence-reduction", default="sum", choices=["mean", "sum"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument("--eval-batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "accumulation", "max_length", "doc_stride", "num_passes", "eval_batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.doc_stride >= args.max_length:
+        parser.error(f"--doc-stride must be smaller than --max-length, got {args.doc_stride} >= {args.max_length}")
+    if not args.lr > 0 or not args.epochs > 0:
+        parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
+    if args.max_steps == 0 or args.max_steps < -1:
+        parser.error(f"--max-steps must be -1 (use --epochs) or >= 1, got {args.max_steps}")
+    args.langs = [lang for lang in args.langs.split(",") if lang]
+    unknown = [lang for lang in args.langs if lang not in LANGUAGES]
+    if unknown or not args.langs:
+        parser.error(f"--langs must be among {','.join(LANGUAGES)}, got {','.join(args.langs) or 'none'}")
+    return args
+
+
+def main(argv=None) -> Dict:
+    args = parse_args(argv)
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
+    from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    train = train_features(load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.model)
+    training_args = TrainingArguments(
+        output_dir=str(args.output_dir / "checkpoints"),
+        per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
+        gradient_accumulation_steps=args.accumulation, per_device_eval_batch_size=args.eval_batch_size,
+        learning_rate=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, max_grad_norm=1.0,
+        num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
+        save_strategy="epoch", save_total_limit=1, logging_steps=50 if args.max_steps < 0 else 1,
+        report_to=["tensorboard"] if has_tensorboard() else [],
+        fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+    )
+    common = dict(model=model, args=training_args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer),
+                  processing_class=tokenizer)
+    intra = None
+    if args.method == "intra":
+        intra = IntraDistillationArguments(num_passes=args.num_passes, alpha=args.alpha, adaptive_alpha=True,
+                                           alpha_p=args.alpha_p, alpha_q=args.alpha_q,
+                                           divergence_reduction=args.divergence_reduction)
+        trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
+    else:
+        trainer = Trainer(**common)
+    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
+
+    per_language, predictions_by_language = {}, {}
+    for lang in args.langs:
+        examples = load_split(args.data_dir, lang)
+        features = eval_features(examples, tokenizer, args.max_length, args.doc_stride)
+        output = trainer.predict(features.remove_columns(["example_id", "offset_mapping"]))
+        start_logits, end_logits = output.predictions[:2]
+        predictions = best_answers(examples, features, np.asarray(start_logits), np.asarray(end_logits))
+        per_language[lang] = qa_metrics(examples, predictions)
+        predictions_by_language[lang] = predictions
+    results = {"task": "tydiqa", "method": args.method, "seed": args.seed, "model": args.model, "metric": "f1",
+               "train_runtime_s": train_output.metrics["train_runtime"], "updates": trainer.state.global_step,
+               "processes": training_args.world_size, "intra_distillation": None if intra is None else intra.__dict__,
+               "languages": per_language,
+               "average_f1": float(np.mean([m["f1"] for m in per_language.values()])),
+               "average_exact_match": float(np.mean([m["exact_match"] for m in per_language.values()]))}
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(args.output_dir / "final"))
+        (args.output_dir / "predictions.json").write_text(json.dumps(predictions_by_language, ensure_ascii=False, indent=1) + "\n")
+        (args.output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({"average_f1": results["average_f1"], "average_exact_match": results["average_exact_match"]}))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
