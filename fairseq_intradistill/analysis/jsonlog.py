@@ -5,6 +5,7 @@ writes:
 
 * console output: ``2024-01-01 12:00:00 | INFO | train_inner | {"epoch": 1, ...}``;
 * Python's default logging format (fairseq run in-process): ``INFO:train_inner:{...}``;
+* ``fairseq-hydra-train``'s: ``[2024-01-01 12:00:00,000][train_inner][INFO] - {...}``;
 * the ``--log-file`` (what ``scripts/common/train.sh`` writes as ``train.log``): the bare
   ``{...}``, without a tag or a timestamp; the tag is read from the keys (``valid_num_updates``
   -> ``valid``, ``train_num_updates`` -> ``train``, ``num_updates`` -> ``train_inner``).
@@ -51,8 +52,9 @@ logger = logging.getLogger(__name__)
 # "2024-01-01 12:00:00 | INFO | train_inner | {...}" and "INFO:train_inner:{...}".
 _CONSOLE = re.compile(r"^(?:\S+ \S+ \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
 _PYTHON_LOGGING = re.compile(r"^[A-Z]+:(?P<tag>[^:{]+):(?P<json>\{\".*)$")
+_HYDRA = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[[A-Z]+\] - (?P<json>\{\".*)$")
 # fairseq-train's first line, in every form: its configuration, a Python dict.
-_CONFIG_DUMP = re.compile(r"^(?:.* \| |[A-Z]+:[^:{]+:)?\{'_name': ")
+_CONFIG_DUMP = re.compile(r"^(?:.* \| |[A-Z]+:[^:{]+:|\[.*\] - )?\{'_name': ")
 TRAINING_TAGS = ("train_inner", "train")
 
 
@@ -125,7 +127,7 @@ def parse(text: str, source: str = "<text>") -> FairseqLog:
         if line.startswith('{"'):
             payload = line
         else:
-            match = _CONSOLE.match(line) or _PYTHON_LOGGING.match(line)
+            match = _CONSOLE.match(line) or _PYTHON_LOGGING.match(line) or _HYDRA.match(line)
             if match is None:
                 continue
             tag, payload = match.group("tag").strip(), match.group("json")
