@@ -1,5 +1,6 @@
 """The analysis commands end to end through ``python -m fairseq_intradistill.analysis``, on a tiny model."""
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -87,8 +88,13 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     # BLEU of the unpruned model by the recipe's own evaluation (fairseq-generate + sacreBLEU).
     run(["bash", REPO / "scripts/common/evaluate.sh", "--data", toy_bin, "--checkpoint", ckpt,
          "--reference", toy_raw / "test.tgt", "--out", tmp_path / "eval", "--beam", "2"])
-    reference_bleu = json.loads((tmp_path / "eval" / "bleu-test.json").read_text())["bleu"]
+    evaluation = json.loads((tmp_path / "eval" / "bleu-test.json").read_text())
+    reference_bleu = evaluation["bleu"]
     assert reference_bleu > 0, "the tiny model should translate a little"
+    # evaluate.sh records the reference scored against and the length ratio beside BLEU.
+    assert evaluation["reference"] == str((toy_raw / "test.tgt").resolve())
+    assert evaluation["reference_sha256"] == hashlib.sha256((toy_raw / "test.tgt").read_bytes()).hexdigest()
+    assert evaluation["length_ratio"] == pytest.approx(evaluation["sys_len"] / evaluation["ref_len"], abs=1e-4)
 
     out = tmp_path / "prune"
     run([*ANALYSIS, "prune", toy_bin, "--path", ckpt, "--fractions", "0,0.5,...,1", "--include", r"^decoder\.",
@@ -164,6 +170,68 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     assert series["baseline"]["train"]["loss"] == [[u, v] for u, v in sorted(inner.items())]
     valid = [r for r in records if "valid_num_updates" in r]
     assert [u for u, _ in series["baseline"]["valid"]["loss"]] == sorted({int(r["valid_num_updates"]) for r in valid})
+
+
+def test_prune_ranks_with_the_tested_global_prune_masks(toy_bin, tiny_model, sensitivity_dirs, tmp_path, monkeypatch,
+                                                        capsys):
+    from fairseq_intradistill.analysis import __main__ as analysis_main
+    from fairseq_intradistill.analysis import stats
+
+    real = stats.global_prune_masks
+    calls = []
+
+    def spy(scores, fraction):
+        masks = real(scores, fraction)
+        calls.append((fraction, sorted(scores), sum(int(m.sum()) for m in masks.values())))
+        return masks
+
+    monkeypatch.setattr(stats, "global_prune_masks", spy)
+    scores = sensitivity_dirs["late"] / "sensitivity-scores.pt"
+    analysis_main.main(["prune", str(toy_bin), "--path", str(tiny_model / "checkpoint_last.pt"), "--scores", str(scores),
+                        "--fractions", "0,0.3", "--include", r"^encoder\.", "--beam", "1", "--out", str(tmp_path / "p"),
+                        "--cpu", "--no-progress"])
+    saved = torch.load(scores, weights_only=True)
+    encoder = sorted(name for name in saved if name.startswith("encoder."))
+    assert [(f, names) for f, names, _ in calls] == [(0.0, encoder), (0.3, encoder)]
+    record = json.loads((tmp_path / "p" / "prune.json").read_text())
+    assert [p["pruned"] for p in record["points"]] == [count for _, _, count in calls]
+    assert record["points"][1]["pruned"] == round(0.3 * sum(saved[n].numel() for n in encoder))
+    assert "pruned 0.3" in capsys.readouterr().out
+
+
+def test_prune_shares_the_checks_of_sensitivity(toy_bin, tiny_model):
+    for command in ("sensitivity", "prune"):
+        bad = run([*ANALYSIS, command, toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--max-tokens", "0"],
+                  check=False, timeout=120)
+        assert bad.returncode == 2 and "--max-tokens must be >= 1 (got 0)" in bad.stderr, (command, bad.stderr[-2000:])
+
+
+def test_curves_against_wall_clock_time_from_a_real_log(tiny_model, tmp_path):
+    log = tiny_model / "train.log"
+    out = tmp_path / "curves"
+    run([*ANALYSIS, "curves", log, "--x-axis", "time", "--out", out])
+    numbers = json.loads((out / "curves.json").read_text())
+    assert numbers["x_axis"] == "time"
+    # By hand: each distinct line once; a validation at the wall clock of the next training record.
+    lines = list(dict.fromkeys(line for line in log.read_text().split("\n") if line.startswith('{"')))
+    records = [json.loads(line) for line in lines]
+    train = [[float(r["wall"]), float(r["loss"])] for r in records if "num_updates" in r]
+    valid, pending = [], []
+    for r in records:
+        if "valid_loss" in r:
+            pending.append(float(r["valid_loss"]))
+        elif "num_updates" in r or "train_num_updates" in r:
+            wall = float(r["wall"] if "num_updates" in r else r["train_wall"])
+            valid += [[wall, loss] for loss in pending]
+            pending = []
+    label = "analysis_model0" if "analysis_model0" in numbers["series"] else next(iter(numbers["series"]))
+    series = numbers["series"][label]
+    assert series["train"]["loss"] == train and len(train) == 15
+    assert series["valid"]["loss"] == valid and len(valid) >= 2
+    assert max(w for w, _ in train) > 0, "the clock should have moved"
+    header, *rows = (out / "curves.csv").read_text().splitlines()
+    assert header == "model,split,metric,update,seconds,value"
+    assert len([r for r in rows if ",train,loss," in r]) == 15
 
 
 def test_bad_input_gets_a_clear_error(toy_bin, tiny_model, tmp_path):

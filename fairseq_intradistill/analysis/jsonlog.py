@@ -50,7 +50,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 logger = logging.getLogger(__name__)
 
 # "2024-01-01 12:00:00 | INFO | train_inner | {...}" and "INFO:train_inner:{...}".
-_CONSOLE = re.compile(r"^(?:\S+ \S+ \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
+_CONSOLE = re.compile(r"^(?:[^|{]* \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
 _PYTHON_LOGGING = re.compile(r"^[A-Z]+:(?P<tag>[^:{]+):(?P<json>\{\".*)$")
 _HYDRA = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[[A-Z]+\] - (?P<json>\{\".*)$")
 # fairseq-train's first line, in every form: its configuration, a Python dict.
