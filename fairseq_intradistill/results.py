@@ -199,11 +199,6 @@ def _read_json(path: Path) -> dict:
         raise ValueError(f"{path}: unreadable ({e})") from e
 
 
-def _valid_of(experiment_dir: Path, method: str) -> List[Tuple[Optional[float], int, float]]:
-    log = experiment_dir / method / "train.log"
-    return training_stats(log)["valid"] if log.is_file() else []
-
-
 def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float] = None) -> RunSummary:
     """One run's numbers; its best validation loss within ``time_budget`` seconds if given."""
     run = experiment_dir / method

@@ -265,7 +265,7 @@ def test_ablation_table_with_fixed_alpha(done):
     table_dir = out / "ablation" / "de-en"
     table = (table_dir / "table.txt").read_text()
     assert table in proc.stdout
-    assert re.search(r"^de-en\s+K2-fixed\s+\d+\.\d\d\s+\d\.\d{3}\s+3\s+\d+\s+\d+", table, re.M), table
+    assert re.search(r"^de-en\s+K2-fixed\s+\d+\.\d\d\s+\d+\.\d{3}\s+3\s+\d+\s+\d+", table, re.M), table
     assert json.loads((table_dir / "K2-fixed" / "bleu-test.json").read_text())["num_sentences"] == 15
     by_update = {int(r["num_updates"]): float(r["alpha"])
                  for r in log_records(table_dir / "K2-fixed" / "train.log", inner=True)}
