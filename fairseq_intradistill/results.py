@@ -480,8 +480,10 @@ def _mean_std_cell(mean: Optional[float], std: Optional[float], spec: str) -> st
 def format_across(summaries: List[dict]) -> str:
     lines = []
     for s in summaries:
+        if lines:
+            lines.append("")
         name = f"{s['benchmark']} {s['pair']}: " if s["benchmark"] else ""
-        lines.append(f"{name}across {len(s['folders'])} folders ({', '.join(Path(f).name for f in s['folders'])})")
+        lines.append(f"{name}Across {len(s['folders'])} folders ({', '.join(Path(f).name for f in s['folders'])})")
         header = f"{'method':<10} {'n':>3} {'BLEU mean ± std':>17} {'ratio mean ± std':>17}"
         lines += [header, "-" * len(header)]
         for method, m in s["methods"].items():

@@ -33,7 +33,7 @@ def fractions_type(text: str) -> List[float]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def parents():
+def parents() -> List[argparse.ArgumentParser]:
     return [checkpoint_parent()]
 
 

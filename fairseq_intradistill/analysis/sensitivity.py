@@ -11,7 +11,7 @@ Writes into ``--out``:
 
 import argparse
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import torch
 
@@ -22,7 +22,7 @@ from fairseq_intradistill.analysis.stats import log_histogram, module_statistics
 MODULE_COLUMNS = ("module", "count", "mean", "std", "max", "share", "embedding")
 
 
-def parents():
+def parents() -> List[argparse.ArgumentParser]:
     return [checkpoint_parent()]
 
 
