@@ -275,7 +275,8 @@ def _scored_run(experiment_dir: Path, method: str) -> Tuple[dict, Path, List[str
                          "the significance test needs the hypotheses")
     reference = Path(bleu["reference"])
     if not reference.is_file():
-        raise ValueError(f"{bleu_file} was scored against {reference}, which is missing")
+        raise ValueError(f"{bleu_file} was scored against {reference}, which is missing (moved?): evaluate again, "
+                         "or leave the test out with --no-significance")
     if file_sha256(reference) != bleu["reference_sha256"]:
         raise ValueError(f"{reference} has changed since {bleu_file} was scored against it (sha256 differs)")
     return bleu, reference, read_lines(hyp_file)

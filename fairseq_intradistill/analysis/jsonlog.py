@@ -1,6 +1,6 @@
 """The one reader of fairseq ``--log-format json`` logs (results, ``analysis curves``, the tests).
 
-A record is a line whose JSON object starts with ``{"``, in any of the three forms fairseq
+A record is a line whose JSON object starts with ``{"``, in any of the four forms fairseq
 writes:
 
 * console output: ``2024-01-01 12:00:00 | INFO | train_inner | {"epoch": 1, ...}``;
@@ -16,10 +16,11 @@ The rules, the same for every tool:
 * Other lines (messages, the configuration dump ``{'_name': ...}``, a model summary) are not
   records and are passed over.
 * A record line that is not a JSON object (a run killed while writing it) is a *bad line*:
-  it is skipped and reported on stderr with the file and line number, never silently.
+  it is skipped and reported (a logging warning, on stderr) with the file and line number,
+  never silently.
 * A line that repeats an earlier record line exactly is a copy and counts once: fairseq
-  (0.12 and the forks) adds a ``--log-file`` handler each time it makes a progress bar, so
-  a log written before that bug is fixed holds every line of epoch *e* *e* times.
+  (seen on ve-fairseq 0.12.3) adds a ``--log-file`` handler each time it makes a progress
+  bar, so a log written before that bug is fixed holds every line of epoch *e* *e* times.
 
 Wall-clock time (:func:`record_times`): fairseq's training records carry ``wall``
 (``train_wall`` in the end-of-epoch ``train`` record), the seconds since the trainer
@@ -49,7 +50,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 logger = logging.getLogger(__name__)
 
-# "2024-01-01 12:00:00 | INFO | train_inner | {...}" and "INFO:train_inner:{...}".
+# "2024-01-01 12:00:00 | INFO | train_inner | {...}", "INFO:train_inner:{...}", hydra's "[...][train_inner][INFO] - {...}".
 _CONSOLE = re.compile(r"^(?:[^|{]* \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
 _PYTHON_LOGGING = re.compile(r"^[A-Z]+:(?P<tag>[^:{]+):(?P<json>\{\".*)$")
 _HYDRA = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[[A-Z]+\] - (?P<json>\{\".*)$")
