@@ -107,6 +107,7 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     points = {p["fraction"]: p for p in record["points"]}
     assert list(points) == [0.0, 0.5, 1.0]
     assert points[0.0]["pruned"] == 0 and points[0.0]["bleu"] == reference_bleu
+    assert points[0.0]["length_ratio"] == evaluation["length_ratio"]
     decoder_params = torch.load(ckpt, weights_only=True)["model"]
     n_decoder = sum(v.numel() for k, v in decoder_params.items() if k.startswith("decoder.") and v.is_floating_point()
                     and not k.endswith("_float_tensor") and "version" not in k)
@@ -114,7 +115,7 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     assert points[0.5]["pruned"] == round(0.5 * n_decoder)
     assert points[1.0]["pruned"] == n_decoder and points[1.0]["bleu"] == 0.0
     csv_lines = (out / "prune.csv").read_text().splitlines()
-    assert csv_lines[0] == "model,fraction,pruned,bleu" and len(csv_lines) == 4
+    assert csv_lines[0] == "model,fraction,pruned,bleu,length_ratio" and len(csv_lines) == 4
 
 
 def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
@@ -124,7 +125,8 @@ def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
         dirs[-1].mkdir()
         for f in ("sensitivity.json",):
             (dirs[-1] / f).write_bytes((src / f).read_bytes())
-    (dirs[1] / "bleu-test.json").write_text(json.dumps({"bleu": 12.5}))  # as scripts/common/evaluate.sh writes it
+    # As scripts/common/evaluate.sh writes it (fewer fields).
+    (dirs[1] / "bleu-test.json").write_text(json.dumps({"bleu": 12.5, "length_ratio": 0.9312}))
     out = tmp_path / "cmp"
     proc = run([*ANALYSIS, "compare", *dirs, "--out", out])
     for name in ("compare.md", "compare.csv", "compare.json", "compare-sensitivity.png",
@@ -138,7 +140,9 @@ def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
         summary = json.loads((d / "sensitivity.json").read_text())["summary"]
         assert row["sensitivity_std"] == summary["std"] and row["top20_share"] == summary["top_share"]
     assert rows[1]["bleu_test"] == 12.5 and "bleu_test" not in rows[0]
+    assert rows[1]["ratio_test"] == 0.9312 and "ratio_test" not in rows[0]
     assert "| early |" in proc.stdout and "sensitivity std" in proc.stdout
+    assert "| model | BLEU (test) | length ratio (test) |" in proc.stdout
     hist = json.loads((out / "compare-sensitivity.json").read_text())
     assert set(hist) == {"early", "late"}
 

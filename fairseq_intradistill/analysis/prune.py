@@ -137,8 +137,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             remove_bpe=args.remove_bpe, progress=not args.no_progress, desc=f"pruned {fraction:g}",
         )
         result = score(hyps, references if references is not None else refs, lowercase=args.lowercase)
-        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"]})
-        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}", flush=True)
+        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"],
+                       "length_ratio": result["length_ratio"]})
+        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}, "
+              f"length ratio {result['length_ratio']:.3f}", flush=True)
 
     record = {
         "label": label,
