@@ -4,11 +4,18 @@
 
 fairseq prints hypotheses in batch order and can drop inputs it cannot take (e.g. longer
 than the model's maximum positions); a missing sentence is an error that names it.
+
+The JSON holds BLEU with sacreBLEU's signature, the length ratio (hypothesis length /
+reference length, in sacreBLEU's tokens), the brevity penalty and both lengths, and the
+reference scored against (absolute path and sha256), so that later tools
+(``fairseq_intradistill.results``) can check that two systems were scored against the
+same reference before comparing them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -49,6 +56,7 @@ def read_hypotheses(generate_output: Path, num_sentences: int) -> List[str]:
 
 
 def score(hypotheses: List[str], references: List[str], lowercase: bool = False) -> dict:
+    """sacreBLEU's corpus BLEU, its signature, the length ratio and brevity penalty."""
     bleu = sacrebleu.BLEU(lowercase=lowercase)
     result = bleu.corpus_score(hypotheses, [references])
     return {
@@ -56,7 +64,24 @@ def score(hypotheses: List[str], references: List[str], lowercase: bool = False)
         "signature": str(bleu.get_signature()),
         "score_string": str(result),
         "num_sentences": len(hypotheses),
+        "length_ratio": round(result.ratio, 4),
+        "brevity_penalty": round(result.bp, 4),
+        "sys_len": int(result.sys_len),
+        "ref_len": int(result.ref_len),
     }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def reference_record(path: Path) -> dict:
+    """Which reference a score is against: its absolute path and the sha256 of its bytes."""
+    return {"reference": str(Path(path).resolve()), "reference_sha256": file_sha256(path)}
 
 
 def main(argv=None) -> None:
@@ -79,7 +104,7 @@ def main(argv=None) -> None:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1)
-    result = score(hypotheses, references, args.lowercase)
+    result = {**score(hypotheses, references, args.lowercase), **reference_record(args.reference)}
     if args.hypotheses:
         args.hypotheses.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)

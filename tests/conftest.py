@@ -80,13 +80,13 @@ def toy_bin(toy_raw) -> Path:
 
 
 def json_records(text: str, tag: str) -> List[dict]:
-    """The JSON payloads of fairseq's ``--log-format json`` lines for ``tag`` (train_inner, valid, ...).
+    """The JSON payloads of fairseq's ``--log-format json`` records for ``tag`` (train_inner, valid, ...).
 
-    fairseq's CLI prints ``... | INFO | <tag> | {...}``; under Python's default logging format
-    (e.g. when run through ``runpy``) the same record reads ``INFO:<tag>:{...}``.
+    Read by the project's one log reader (:mod:`fairseq_intradistill.analysis.jsonlog`), with
+    its rules: console lines (``... | INFO | <tag> | {...}``), Python's default logging format
+    (``INFO:<tag>:{...}``, e.g. fairseq run through ``runpy``) and bare ``--log-file`` lines;
+    exact repeats count once.
     """
-    import json
-    import re
+    from fairseq_intradistill.analysis.jsonlog import parse
 
-    pattern = re.compile(r"(?:\| |INFO:)" + re.escape(tag) + r"(?: \| |:)(\{.*\})\s*$")
-    return [json.loads(m.group(1)) for m in map(pattern.search, text.splitlines()) if m]
+    return [record.values for record in parse(text, "<test output>").tagged(tag)]

@@ -1,5 +1,6 @@
 """The analysis commands end to end through ``python -m fairseq_intradistill.analysis``, on a tiny model."""
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -87,8 +88,13 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     # BLEU of the unpruned model by the recipe's own evaluation (fairseq-generate + sacreBLEU).
     run(["bash", REPO / "scripts/common/evaluate.sh", "--data", toy_bin, "--checkpoint", ckpt,
          "--reference", toy_raw / "test.tgt", "--out", tmp_path / "eval", "--beam", "2"])
-    reference_bleu = json.loads((tmp_path / "eval" / "bleu-test.json").read_text())["bleu"]
+    evaluation = json.loads((tmp_path / "eval" / "bleu-test.json").read_text())
+    reference_bleu = evaluation["bleu"]
     assert reference_bleu > 0, "the tiny model should translate a little"
+    # evaluate.sh records the reference scored against and the length ratio beside BLEU.
+    assert evaluation["reference"] == str((toy_raw / "test.tgt").resolve())
+    assert evaluation["reference_sha256"] == hashlib.sha256((toy_raw / "test.tgt").read_bytes()).hexdigest()
+    assert evaluation["length_ratio"] == pytest.approx(evaluation["sys_len"] / evaluation["ref_len"], abs=1e-4)
 
     out = tmp_path / "prune"
     run([*ANALYSIS, "prune", toy_bin, "--path", ckpt, "--fractions", "0,0.5,...,1", "--include", r"^decoder\.",
@@ -101,6 +107,7 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     points = {p["fraction"]: p for p in record["points"]}
     assert list(points) == [0.0, 0.5, 1.0]
     assert points[0.0]["pruned"] == 0 and points[0.0]["bleu"] == reference_bleu
+    assert points[0.0]["length_ratio"] == evaluation["length_ratio"]
     decoder_params = torch.load(ckpt, weights_only=True)["model"]
     n_decoder = sum(v.numel() for k, v in decoder_params.items() if k.startswith("decoder.") and v.is_floating_point()
                     and not k.endswith("_float_tensor") and "version" not in k)
@@ -108,7 +115,7 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     assert points[0.5]["pruned"] == round(0.5 * n_decoder)
     assert points[1.0]["pruned"] == n_decoder and points[1.0]["bleu"] == 0.0
     csv_lines = (out / "prune.csv").read_text().splitlines()
-    assert csv_lines[0] == "model,fraction,pruned,bleu" and len(csv_lines) == 4
+    assert csv_lines[0] == "model,fraction,pruned,bleu,length_ratio" and len(csv_lines) == 4
 
 
 def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
@@ -118,7 +125,8 @@ def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
         dirs[-1].mkdir()
         for f in ("sensitivity.json",):
             (dirs[-1] / f).write_bytes((src / f).read_bytes())
-    (dirs[1] / "bleu-test.json").write_text(json.dumps({"bleu": 12.5}))  # as scripts/common/evaluate.sh writes it
+    # As scripts/common/evaluate.sh writes it (fewer fields).
+    (dirs[1] / "bleu-test.json").write_text(json.dumps({"bleu": 12.5, "length_ratio": 0.9312}))
     out = tmp_path / "cmp"
     proc = run([*ANALYSIS, "compare", *dirs, "--out", out])
     for name in ("compare.md", "compare.csv", "compare.json", "compare-sensitivity.png",
@@ -132,7 +140,9 @@ def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
         summary = json.loads((d / "sensitivity.json").read_text())["summary"]
         assert row["sensitivity_std"] == summary["std"] and row["top20_share"] == summary["top_share"]
     assert rows[1]["bleu_test"] == 12.5 and "bleu_test" not in rows[0]
+    assert rows[1]["ratio_test"] == 0.9312 and "ratio_test" not in rows[0]
     assert "| early |" in proc.stdout and "sensitivity std" in proc.stdout
+    assert "| model | BLEU (test) | length ratio (test) |" in proc.stdout
     hist = json.loads((out / "compare-sensitivity.json").read_text())
     assert set(hist) == {"early", "late"}
 
@@ -164,6 +174,68 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     assert series["baseline"]["train"]["loss"] == [[u, v] for u, v in sorted(inner.items())]
     valid = [r for r in records if "valid_num_updates" in r]
     assert [u for u, _ in series["baseline"]["valid"]["loss"]] == sorted({int(r["valid_num_updates"]) for r in valid})
+
+
+def test_prune_ranks_with_the_tested_global_prune_masks(toy_bin, tiny_model, sensitivity_dirs, tmp_path, monkeypatch,
+                                                        capsys):
+    from fairseq_intradistill.analysis import __main__ as analysis_main
+    from fairseq_intradistill.analysis import stats
+
+    real = stats.global_prune_masks
+    calls = []
+
+    def spy(scores, fraction):
+        masks = real(scores, fraction)
+        calls.append((fraction, sorted(scores), sum(int(m.sum()) for m in masks.values())))
+        return masks
+
+    monkeypatch.setattr(stats, "global_prune_masks", spy)
+    scores = sensitivity_dirs["late"] / "sensitivity-scores.pt"
+    analysis_main.main(["prune", str(toy_bin), "--path", str(tiny_model / "checkpoint_last.pt"), "--scores", str(scores),
+                        "--fractions", "0,0.3", "--include", r"^encoder\.", "--beam", "1", "--out", str(tmp_path / "p"),
+                        "--cpu", "--no-progress"])
+    saved = torch.load(scores, weights_only=True)
+    encoder = sorted(name for name in saved if name.startswith("encoder."))
+    assert [(f, names) for f, names, _ in calls] == [(0.0, encoder), (0.3, encoder)]
+    record = json.loads((tmp_path / "p" / "prune.json").read_text())
+    assert [p["pruned"] for p in record["points"]] == [count for _, _, count in calls]
+    assert record["points"][1]["pruned"] == round(0.3 * sum(saved[n].numel() for n in encoder))
+    assert "pruned 0.3" in capsys.readouterr().out
+
+
+def test_prune_shares_the_checks_of_sensitivity(toy_bin, tiny_model):
+    for command in ("sensitivity", "prune"):
+        bad = run([*ANALYSIS, command, toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--max-tokens", "0"],
+                  check=False, timeout=120)
+        assert bad.returncode == 2 and "--max-tokens must be >= 1 (got 0)" in bad.stderr, (command, bad.stderr[-2000:])
+
+
+def test_curves_against_wall_clock_time_from_a_real_log(tiny_model, tmp_path):
+    log = tiny_model / "train.log"
+    out = tmp_path / "curves"
+    run([*ANALYSIS, "curves", log, "--x-axis", "time", "--out", out])
+    numbers = json.loads((out / "curves.json").read_text())
+    assert numbers["x_axis"] == "time"
+    # By hand: each distinct line once; a validation at the wall clock of the next training record.
+    lines = list(dict.fromkeys(line for line in log.read_text().split("\n") if line.startswith('{"')))
+    records = [json.loads(line) for line in lines]
+    train = [[float(r["wall"]), float(r["loss"])] for r in records if "num_updates" in r]
+    valid, pending = [], []
+    for r in records:
+        if "valid_loss" in r:
+            pending.append(float(r["valid_loss"]))
+        elif "num_updates" in r or "train_num_updates" in r:
+            wall = float(r["wall"] if "num_updates" in r else r["train_wall"])
+            valid += [[wall, loss] for loss in pending]
+            pending = []
+    label = "analysis_model0" if "analysis_model0" in numbers["series"] else next(iter(numbers["series"]))
+    series = numbers["series"][label]
+    assert series["train"]["loss"] == train and len(train) == 15
+    assert series["valid"]["loss"] == valid and len(valid) >= 2
+    assert max(w for w, _ in train) > 0, "the clock should have moved"
+    header, *rows = (out / "curves.csv").read_text().splitlines()
+    assert header == "model,split,metric,update,seconds,value"
+    assert len([r for r in rows if ",train,loss," in r]) == 15
 
 
 def test_bad_input_gets_a_clear_error(toy_bin, tiny_model, tmp_path):

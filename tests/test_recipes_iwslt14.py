@@ -215,7 +215,7 @@ def test_run_all_trains_evaluates_and_summarises(done):
     assert table in proc.stdout
     row = next(line for line in table.splitlines() if line.startswith("iwslt14    de-en"))
     assert "33.07" in row and "36.10" in row and "+3.03" in row
-    rows = json.loads((out / "results.json").read_text())
+    rows = json.loads((out / "results.json").read_text())["runs"]
     assert {(r["method"], r["paper_bleu"]) for r in rows} == {("baseline", 33.07), ("intra", 36.10)}
 
 
@@ -269,13 +269,13 @@ def test_ablation_table_with_fixed_alpha(done):
     table_dir = out / "ablation" / "de-en"
     table = (table_dir / "table.txt").read_text()
     assert table in proc.stdout
-    assert re.search(r"^de-en\s+K2-fixed\s+\d+\.\d\d\s+3\s+\d+\s+\d+", table, re.M), table
+    assert re.search(r"^de-en\s+K2-fixed\s+\d+\.\d\d\s+\d+\.\d{3}\s+3\s+\d+\s+\d+", table, re.M), table
     assert json.loads((table_dir / "K2-fixed" / "bleu-test.json").read_text())["num_sentences"] == 15
     by_update = {int(r["num_updates"]): float(r["alpha"])
                  for r in log_records(table_dir / "K2-fixed" / "train.log", inner=True)}
     assert by_update == {1: 5.0, 2: 5.0, 3: 5.0}  # constant from the first update
     assert "'num_passes': 2" in proc.stdout + proc.stderr and "'adaptive_alpha': False" in proc.stdout + proc.stderr
-    rows = json.loads((table_dir / "table.json").read_text())
+    rows = json.loads((table_dir / "table.json").read_text())["runs"]
     assert [r["method"] for r in rows] == ["K2-fixed"]
     assert rows[0]["tokens_per_second"] > 0 and rows[0]["updates"] == 3
 

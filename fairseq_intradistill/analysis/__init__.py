@@ -6,7 +6,8 @@
 * ``compare``: overlays and a table from several ``sensitivity``/``prune`` output folders.
 * ``curves``: training curves (loss, intra-distillation loss, alpha) from fairseq JSON logs.
 
-The math lives in :mod:`.stats` (torch/numpy only); fairseq is imported only by the
+Logs are read by :mod:`.jsonlog`, the one reader of fairseq JSON logs (also used by
+``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only); fairseq is imported only by the
 commands that load a checkpoint, matplotlib only when a plot is drawn.
 """
 

@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         module = importlib.import_module(f"fairseq_intradistill.analysis.{name}")
-        p = sub.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        # sensitivity and prune share their checkpoint arguments (an argparse parent).
+        parents = module.parents() if hasattr(module, "parents") else []
+        p = sub.add_parser(name, help=help_text, description=module.__doc__, parents=parents,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(module=module)
     return parser

@@ -35,7 +35,7 @@ def load_dir(path: Path) -> Dict[str, Any]:
     """What a results folder holds: sensitivity record, prune record, BLEU per subset."""
     if not path.is_dir():
         raise AnalysisError(f"{path}: no such folder")
-    found: Dict[str, Any] = {"dir": str(path), "bleu": {}}
+    found: Dict[str, Any] = {"dir": str(path), "bleu": {}, "length_ratio": {}}
     if (path / "sensitivity.json").is_file():
         found["sensitivity"] = _read_json(path / "sensitivity.json")
         if "summary" not in found["sensitivity"]:
@@ -48,6 +48,8 @@ def load_dir(path: Path) -> Dict[str, Any]:
         record = _read_json(bleu_file)
         if "bleu" in record:
             found["bleu"][bleu_file.stem[len("bleu-"):]] = record["bleu"]
+            if record.get("length_ratio") is not None:
+                found["length_ratio"][bleu_file.stem[len("bleu-"):]] = record["length_ratio"]
     if not ("sensitivity" in found or "prune" in found or found["bleu"]):
         raise AnalysisError(
             f"{path}: no sensitivity.json, prune.json or bleu-*.json; give folders written by "
@@ -62,6 +64,8 @@ def table_rows(runs: List[Dict[str, Any]], labels: List[str]) -> List[Dict[str, 
         row: Dict[str, Any] = {"model": label}
         for subset, bleu in run["bleu"].items():
             row[f"bleu_{subset}"] = bleu
+            if subset in run.get("length_ratio", {}):
+                row[f"ratio_{subset}"] = run["length_ratio"][subset]
         if "sensitivity" in run:
             s = run["sensitivity"]["summary"]
             row.update(parameters=s["count"], sensitivity_mean=s["mean"], sensitivity_std=s["std"], top20_share=s["top_share"])
@@ -76,7 +80,9 @@ def _columns(rows: List[Dict[str, Any]]) -> List[str]:
     columns: List[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    first = ["model"] + sorted(c for c in columns if c.startswith("bleu_"))
+    # Each BLEU with its length ratio beside it.
+    first = ["model"] + [c for b in sorted(c for c in columns if c.startswith("bleu_"))
+                         for c in (b, "ratio_" + b[len("bleu_"):]) if c in columns]
     middle = [c for c in ("parameters", "sensitivity_mean", "sensitivity_std", "top20_share") if c in columns]
     prune = sorted((c for c in columns if c.startswith("prune_")), key=lambda c: float(c[len("prune_"):]))
     return first + middle + prune
@@ -94,6 +100,8 @@ HEADINGS = {
 def _heading(column: str) -> str:
     if column.startswith("bleu_"):
         return f"BLEU ({column[5:]})"
+    if column.startswith("ratio_"):
+        return f"length ratio ({column[6:]})"
     if column.startswith("prune_"):
         return f"BLEU pruned {column[6:]}"
     return HEADINGS[column]

@@ -107,7 +107,7 @@ def plot_histograms(path: Path, hists: Dict[str, Dict[str, Any]], title: str, nu
     return save(fig, path, hists if numbers is None else numbers, rows, HISTOGRAM_COLUMNS)
 
 
-PRUNE_COLUMNS = ("model", "fraction", "pruned", "bleu")
+PRUNE_COLUMNS = ("model", "fraction", "pruned", "bleu", "length_ratio")
 
 
 def plot_prune(path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, numbers: Any = None) -> List[Path]:

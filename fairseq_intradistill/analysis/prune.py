@@ -1,10 +1,12 @@
 """``prune DATA --path CKPT --fractions ...``: BLEU as the least-sensitive parameters are zeroed.
 
-The parameters are ranked once, globally (all scored tensors together), by the sensitivity
-of ``sensitivity`` (or the scores it saved, ``--scores``); for each fraction f the
-round(f·n) least sensitive are set to zero and the subset is decoded with fairseq's
-generator and scored with sacreBLEU.  Fractions are applied in increasing order on the same
-model, so no copy of the parameters is kept for restoring them.
+The parameters are ranked globally (all scored tensors together) by the sensitivity of
+``sensitivity`` (or the scores it saved, ``--scores``), with
+:func:`.stats.global_prune_masks`; for each fraction f the round(f·n) least sensitive are
+set to zero and the subset is decoded with fairseq's generator and scored with sacreBLEU.
+Fractions are applied in increasing order on the same model (each mask holds the previous
+ones), so no copy of the parameters is kept for restoring them.  The arguments shared with
+``sensitivity`` come from :func:`.arguments.checkpoint_parent`.
 
 Writes into ``--out``: prune.json (every point and the run's settings), prune.png, prune.csv.
 """
@@ -15,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import torch
 
-from fairseq_intradistill.analysis import AnalysisError, plotting
-from fairseq_intradistill.analysis.sensitivity import default_label, default_out
-from fairseq_intradistill.analysis.stats import MODES, parse_fractions, prune_mask, pruning_thresholds
+from fairseq_intradistill.analysis import AnalysisError, plotting, stats
+from fairseq_intradistill.analysis.arguments import check_checkpoint_arguments, checkpoint_parent, default_label, default_out
+from fairseq_intradistill.analysis.stats import parse_fractions
 
 DEFAULT_FRACTIONS = "0,0.1,...,0.9"
 
@@ -32,9 +33,11 @@ def fractions_type(text: str) -> List[float]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def parents() -> List[argparse.ArgumentParser]:
+    return [checkpoint_parent()]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", type=Path, help="binarised data folder (fairseq-preprocess output)")
-    parser.add_argument("--path", type=Path, required=True, help="fairseq checkpoint")
     parser.add_argument(
         "--fractions", type=fractions_type, default=parse_fractions(DEFAULT_FRACTIONS),
         help=f"fractions of the parameters to prune, each in [0, 1]; 'a,b,...,c' steps by b-a (default: {DEFAULT_FRACTIONS})",
@@ -43,26 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", type=Path, help="raw references of --subset, one per line (default: the binarised targets, SentencePiece removed)")
     parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
     parser.add_argument("--sensitivity-subset", default="valid", help="subset that ranks the parameters (default: valid)")
-    parser.add_argument("--max-batches", type=int, help="batches for the ranking (default: all of --sensitivity-subset)")
-    parser.add_argument("--mode", choices=MODES, default="batch", help="sensitivity mode, as in the sensitivity command")
     parser.add_argument("--scores", type=Path, help="rank by these scores (sensitivity --save-scores) instead of computing them")
-    parser.add_argument("--exclude-embeddings", action="store_true", help="never prune embeddings and the output projection")
     parser.add_argument("--include", help="prune only parameters whose name matches this regular expression (e.g. 'decoder\\.layers\\.0\\.')")
     parser.add_argument("--beam", type=int, default=5, help="beam size (default: 5)")
     parser.add_argument("--lenpen", type=float, default=1.0, help="length penalty (default: 1.0)")
-    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default: 4096)")
     parser.add_argument("--remove-bpe", default="sentencepiece", help="fairseq post-processing (default: sentencepiece)")
-    parser.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder)")
-    parser.add_argument("--out", type=Path, help="output folder (default: CKPT_DIR/analysis-CKPT_NAME)")
-    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def check_arguments(args: argparse.Namespace) -> Optional[re.Pattern]:
-    from fairseq_intradistill.analysis.fairseq_io import check_inputs
-
-    if args.max_batches is not None and args.max_batches < 1:
-        raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
     if args.beam < 1:
         raise AnalysisError(f"--beam must be >= 1 (got {args.beam})")
     if args.scores is not None and not args.scores.is_file():
@@ -73,7 +64,7 @@ def check_arguments(args: argparse.Namespace) -> Optional[re.Pattern]:
         include = re.compile(args.include) if args.include else None
     except re.error as e:
         raise AnalysisError(f"--include {args.include!r} is not a regular expression: {e}") from None
-    check_inputs(args.data, args.path)
+    check_checkpoint_arguments(args)
     return include
 
 
@@ -130,29 +121,26 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         if len(references) != size:
             raise AnalysisError(f"--reference {args.reference} has {len(references)} lines, subset {args.subset!r} {size} sentences")
 
-    # One sorted copy of the eligible scores gives every threshold; then it is freed.
-    flat = torch.cat([s.reshape(-1).float().cpu() for s in eligible.values()]).numpy()
-    flat.sort()
-    thresholds = pruning_thresholds(flat, args.fractions)
-    below = [int(np.searchsorted(flat, t, side="left")) if k > 0 else 0 for k, t in thresholds]
-    del flat
-
     points: List[Dict[str, Any]] = []
-    for fraction, (k, threshold), n_below in zip(args.fractions, thresholds, below):
-        ties_left, pruned = k - n_below, 0
+    for fraction in args.fractions:
+        # The tested global ranking; the masks grow with the fraction, so applying them in
+        # increasing order on the same model prunes exactly the fraction asked for.
+        masks = stats.global_prune_masks(eligible, fraction)
+        pruned = 0
         with torch.no_grad():
-            for name, s in eligible.items():
-                mask, taken = prune_mask(s, threshold, ties_left)
-                ties_left -= taken
+            for name, mask in masks.items():
                 params[name].masked_fill_(mask.to(params[name].device), 0.0)
                 pruned += int(mask.sum())
+        del masks
         hyps, refs = fairseq_io.decode(
             model, task, args.subset, beam=args.beam, lenpen=args.lenpen, max_tokens=args.max_tokens,
             remove_bpe=args.remove_bpe, progress=not args.no_progress, desc=f"pruned {fraction:g}",
         )
         result = score(hyps, references if references is not None else refs, lowercase=args.lowercase)
-        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"]})
-        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}", flush=True)
+        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"],
+                       "length_ratio": result["length_ratio"]})
+        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}, "
+              f"length ratio {result['length_ratio']:.3f}", flush=True)
 
     record = {
         "label": label,

@@ -11,55 +11,33 @@ Writes into ``--out``:
 
 import argparse
 import time
-from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import torch
 
 from fairseq_intradistill.analysis import plotting
-from fairseq_intradistill.analysis.stats import MODES, log_histogram, module_statistics, summarize
+from fairseq_intradistill.analysis.arguments import check_checkpoint_arguments, checkpoint_parent, default_label, default_out
+from fairseq_intradistill.analysis.stats import log_histogram, module_statistics, summarize
 
 MODULE_COLUMNS = ("module", "count", "mean", "std", "max", "share", "embedding")
 
 
+def parents() -> List[argparse.ArgumentParser]:
+    return [checkpoint_parent()]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", type=Path, help="binarised data folder (fairseq-preprocess output)")
-    parser.add_argument("--path", type=Path, required=True, help="fairseq checkpoint")
     parser.add_argument("--subset", default="valid", help="subset whose loss is differentiated (default: valid)")
-    parser.add_argument("--max-batches", type=int, help="use at most N batches (a seeded random sample); default all")
-    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default: 4096)")
-    parser.add_argument(
-        "--mode", choices=MODES, default="batch",
-        help="batch: token-weighted mean over batches of |θ·g_b| (default); subset: |θ·g| of the whole subset's loss",
-    )
-    parser.add_argument("--exclude-embeddings", action="store_true", help="leave embeddings and output projection out")
     parser.add_argument("--bins", type=int, default=60, help="histogram bins (default: 60)")
     parser.add_argument("--save-scores", action="store_true", help="also write the per-parameter scores (sensitivity-scores.pt)")
-    parser.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder)")
-    parser.add_argument("--out", type=Path, help="output folder (default: CKPT_DIR/analysis-CKPT_NAME)")
-    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def default_out(path: Path) -> Path:
-    return path.parent / f"analysis-{path.stem}"
-
-
-def default_label(path: Path) -> str:
-    return path.parent.name or path.stem
 
 
 def check_arguments(args: argparse.Namespace) -> None:
     from fairseq_intradistill.analysis import AnalysisError
-    from fairseq_intradistill.analysis.fairseq_io import check_inputs
 
-    if args.max_batches is not None and args.max_batches < 1:
-        raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
-    if args.max_tokens < 1:
-        raise AnalysisError(f"--max-tokens must be >= 1 (got {args.max_tokens})")
     if args.bins < 1:
         raise AnalysisError(f"--bins must be >= 1 (got {args.bins})")
-    check_inputs(args.data, args.path)
+    check_checkpoint_arguments(args)
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:

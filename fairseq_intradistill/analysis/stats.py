@@ -321,7 +321,7 @@ def global_prune_masks(scores: Dict[str, Tensor], fraction: float) -> Dict[str, 
     """Masks of the ``round(fraction · n)`` least-sensitive entries over all tensors together."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction {fraction} is outside [0, 1]")
-    flat = torch.cat([s.reshape(-1).float() for s in scores.values()]).numpy()
+    flat = torch.cat([s.reshape(-1).float().cpu() for s in scores.values()]).numpy()
     flat.sort()
     (k, threshold), = pruning_thresholds(flat, [fraction])
     below = int(np.searchsorted(flat, threshold, side="left")) if k > 0 else 0
