@@ -12,14 +12,18 @@ import fairseq_intradistill
 # Every command-line tool of the package; each has --help.
 TOOLS: Dict[str, str] = {
     "fairseq_intradistill.analysis": "sensitivity | prune | compare | curves: the paper's measurements",
-    "fairseq_intradistill.results": "BLEU, training time and throughput of finished runs, beside the paper",
+    "fairseq_intradistill.results": "BLEU, length ratio, paired bootstrap, cost, equal compute; mean +- std over seeds",
     "fairseq_intradistill.bench": "cost of a training step for each K and pass mode, and of the divergence",
     "fairseq_intradistill.evaluation": "sacreBLEU of fairseq-generate output, in sentence order",
     "fairseq_intradistill.data.iwslt14": "fetch | unpack | raw: the IWSLT'14 xx-en corpora, as the authors made them",
     "fairseq_intradistill.data.wmt17": "fetch | raw | compound-bleu: the WMT'17 en-de corpora; tokenised BLEU",
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",
-    "fairseq_intradistill.data.recipes": "flags | batch: the paper's training settings as fairseq-train flags",
+    "fairseq_intradistill.data.recipes": "flags | batch | get: every recipe's settings as fairseq-train flags",
     "fairseq_intradistill.data.toy_corpus": "a synthetic parallel corpus (quickstart and tests)",
+    "fairseq_intradistill.hf.glue": "GLUE fine-tuning with Transformers, baseline or intra (needs .[hf])",
+    "fairseq_intradistill.hf.panx": "XTREME PAN-X zero-shot NER with Transformers (needs .[hf])",
+    "fairseq_intradistill.hf.tydiqa": "TyDiQA-GoldP zero-shot QA with Transformers (needs .[hf])",
+    "fairseq_intradistill.hf.results": "tables of the GLUE / XTREME runs beside the paper",
 }
 
 

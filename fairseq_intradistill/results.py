@@ -586,7 +586,8 @@ def report_json(result: dict) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.results", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                         help="experiment folders, each with one folder per method (baseline, intra, ...)")
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")

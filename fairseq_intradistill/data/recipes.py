@@ -53,13 +53,13 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
 }
 ALPHA_MODES = ("fixed", "adaptive")
 
-# METHOD.md, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
+# The paper, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
 DEFAULT_INTRA = ("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
                  "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x")
 
 _OPTIMISER = ("--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
               "--lr-scheduler", "inverse_sqrt")
-# Both of the authors' commands (METHOD.md): fp16 starting at loss scale 16, at most 512
+# Both of the authors' commands (their IWSLT'14 script, their WMT'17 command): fp16 starting at loss scale 16, at most 512
 # positions, too-long validation sentences skipped rather than fatal.
 _AUTHORS = ("--fp16-init-scale", "16", "--max-source-positions", "512", "--max-target-positions", "512",
             "--skip-invalid-size-inputs-valid-test")
@@ -70,7 +70,7 @@ _IWSLT_COMMON = _OPTIMISER + _AUTHORS + (
 )
 
 RECIPES: Dict[str, Recipe] = {
-    # METHOD.md: transformer_iwslt_de_en, Adam (0.9, 0.98) eps 1e-6, lr 5e-4, inverse_sqrt,
+    # The paper and the authors' script: transformer_iwslt_de_en, Adam (0.9, 0.98) eps 1e-6, lr 5e-4, inverse_sqrt,
     # warmup 8000, dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1,
     # 4096 tokens on one GPU, 50k updates, seed 1, best checkpoint by validation loss; the
     # authors' script also passes fp16 init scale 16, patience 40, 512 positions and skips
@@ -116,7 +116,36 @@ RECIPES: Dict[str, Recipe] = {
         lenpen=1.0,
         benchmark=None,
     ),
-    # METHOD.md, the authors' development command: transformer_vaswani_wmt_en_de_big (their
+    # The quickstart (scripts/quickstart/run.sh, docs/fidelity.md): the paper's regime in
+    # miniature.  500 pairs of the toy corpus with a long tail of rare words, a 3+3-layer,
+    # 128-dimensional Transformer (~1.4M parameters) that can memorise them, dropout 0.3, and
+    # 1,000 updates (84 epochs): the baseline's validation loss bottoms out at about update 350
+    # and then rises.  Chosen on the validation set (docs/fidelity.md lists the regimes tried).
+    "quickstart": Recipe(
+        description="the quickstart's toy corpus, CPU-sized (minutes)",
+        arch="transformer",
+        max_update=1000,
+        max_tokens=1024,
+        update_freq=1,
+        paper_gpus=1,
+        common=(
+            "--encoder-layers", "3", "--decoder-layers", "3",
+            "--encoder-embed-dim", "128", "--decoder-embed-dim", "128",
+            "--encoder-ffn-embed-dim", "512", "--decoder-ffn-embed-dim", "512",
+            "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
+            "--dropout", "0.3", "--attention-dropout", "0.1", "--label-smoothing", "0.1",
+            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
+            "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
+            "--seed", "1", "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints",
+            "--log-interval", "50", "--num-workers", "0",
+        ),
+        intra=DEFAULT_INTRA,
+        vocab_size=1000,
+        beam=5,
+        lenpen=1.0,
+        benchmark=None,
+    ),
+    # The authors' development command (README of fe1ixxu/Self-Distillation, commit 19a86b2): transformer_vaswani_wmt_en_de_big (their
     # _IN variant; embeddings not shared), Adam (0.9, 0.98) eps 1e-6, lr 5e-4, warmup 4000,
     # dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1, 4096 tokens
     # x update-freq 16, 80k updates, fp16 init scale 16, 512 positions, too-long validation
@@ -235,7 +264,8 @@ def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.recipes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("flags", help="fairseq-train flags, one per line")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")

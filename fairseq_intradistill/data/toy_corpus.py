@@ -181,7 +181,8 @@ def generate(
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.toy_corpus", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--train", type=int, default=8000, help="training pairs")
     parser.add_argument("--valid", type=int, default=300, help="validation pairs")

@@ -90,7 +90,8 @@ def load_glue(task: str, data_dir: Optional[Path]):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.glue", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="bert-base-uncased", help="model name on the Hub or a local model folder")

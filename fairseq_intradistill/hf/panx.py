@@ -106,7 +106,8 @@ def ner_metrics(predictions: np.ndarray, label_ids: np.ndarray) -> Dict[str, flo
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.panx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="xlm-roberta-large", help="model name on the Hub or a local model folder")
     parser.add_argument("--data-dir", type=Path, help="local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme")

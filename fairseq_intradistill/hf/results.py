@@ -2,7 +2,7 @@
 
 ``python -m fairseq_intradistill.hf.results work/glue/runs`` prints a Markdown table with one
 row per task and method; ``--languages`` adds one row per language for PAN-X and TyDiQA.
-The paper column holds only numbers listed in shared/METHOD.md: the PAN-X and TyDiQA averages
+The paper column holds only numbers we could source: the PAN-X and TyDiQA averages
 as quoted by a public reproduction (which languages they average is uncertain, hence the
 ``*``); the GLUE per-task numbers could not be retrieved, so those cells stay "n/a".
 """
@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 NOT_AVAILABLE = "n/a"
 PAPER = {("panx", "baseline"): "84.50*", ("panx", "intra"): "85.40*",
          ("tydiqa", "baseline"): "65.51*", ("tydiqa", "intra"): "68.20*"}
-FOOTNOTE = "* average as quoted by a public reproduction; which languages it covers is uncertain (shared/METHOD.md)"
+FOOTNOTE = "* average as quoted by a public reproduction; which languages it covers is uncertain"
 
 
 def collect(root: Path, task: Optional[str] = None) -> Dict[Tuple[str, str], List[dict]]:
@@ -72,7 +72,8 @@ def table(root: Path, task: Optional[str] = None, languages: bool = False) -> st
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.results", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path, help="folder searched for results.json (e.g. work/glue/runs)")
     parser.add_argument("--task", help="only this task (e.g. panx, tydiqa, rte)")
     parser.add_argument("--languages", action="store_true", help="per-language rows for PAN-X and TyDiQA")

@@ -83,7 +83,8 @@ def make_tiny_model(folder: Path, architecture: str, head: str, words: Iterable[
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.tiny", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="folder to write the model and tokenizer to")
     parser.add_argument("--architecture", default="bert", choices=ARCHITECTURES)
     parser.add_argument("--head", default="sequence-classification", choices=HEADS)

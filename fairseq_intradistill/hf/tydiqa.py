@@ -178,7 +178,8 @@ def qa_metrics(examples, predictions: Dict[str, str]) -> Dict[str, float]:
 
 # -- the run ---------------------------------------------------------------------------------
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.tydiqa", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="xlm-roberta-base", help="model name on the Hub or a local model folder")
     parser.add_argument("--data-dir", type=Path, help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme")

@@ -6,51 +6,90 @@ source "$here/../common/lib.sh"
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/quickstart/run.sh [--out DIR] [--max-update N] [--train-size N] [--force]
+Usage: scripts/quickstart/run.sh [--out DIR] [--seeds N [N ...]] [--jobs N] [--valid-bleu]
+                                 [--train-size N] [--rare-words N] [--eval-size N] [--max-update N] [--force]
 
-Builds a synthetic parallel corpus offline (fairseq_intradistill.data.toy_corpus), trains a
-joint SentencePiece model, binarises with fairseq-preprocess, trains a baseline and an
-intra-distillation Transformer with the same script a recipe uses (scripts/common/train.sh),
-decodes the test set with fairseq-generate and prints BLEU (sacreBLEU), training time and
-tokens/s for each.  About 7 minutes on 2 CPU cores.
-  --out DIR         working folder (default: work/quickstart)
-  --max-update N    updates per model (default: 800)
-  --train-size N    training pairs (default: 8000)
+Baseline vs intra-distillation in the paper's regime, in miniature and offline: a synthetic
+parallel corpus (fairseq_intradistill.data.toy_corpus) with a long tail of rare words and
+few training pairs, so that the baseline overfits; the `quickstart` recipe of
+fairseq_intradistill/data/recipes.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
+1,000 updates); checkpoint_best by validation loss; beam 5.  Steps: corpus, joint
+SentencePiece, fairseq-preprocess, fairseq-train for each method and seed
+(scripts/common/train.sh), fairseq-generate on the validation and test sets
+(scripts/common/evaluate.sh), then `python -m fairseq_intradistill.results`: test BLEU and
+length ratio, sacreBLEU's paired bootstrap (p-value, 95% confidence intervals), training
+cost, the best validation loss within the baseline's time, and mean +- std over seeds.
+About 6 minutes on 2 CPU cores for one seed.
+  --out DIR         working folder (default: work/quickstart); runs go to DIR/seed-S/METHOD
+  --seeds N...      training seeds, one comparison each (default: 1); the corpus is the same
+  --jobs N          trainings run at once, one CPU thread each (default: 2 on 2+ cores, else 1)
+  --valid-bleu      also log validation BLEU (greedy) at every epoch, for the curves
+                    (costs time; does not change training or the chosen checkpoint)
+  --train-size N    training pairs (default: 500)
+  --rare-words N    invented rare words in the corpus' long tail (default: 1500)
+  --eval-size N     validation and test pairs each (default: 300)
+  --max-update N    updates per model (default: the recipe's 1000; the schedule follows)
   --force           start again from an empty working folder
-Finished steps are skipped on a second run.
+Finished steps are skipped on a second run (the corpus is checked against its settings).
 USAGE
 }
 
-out="work/quickstart" max_update=800 train_size=8000 force=0
+out="work/quickstart" seeds=() jobs="" valid_bleu=0 train_size=500 rare_words=1500 eval_size=300 max_update="" force=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --out) out="${2:-}"; shift 2 ;;
-    --max-update) max_update="${2:-}"; shift 2 ;;
+    --seeds)
+      shift
+      while [ $# -gt 0 ] && [[ "$1" != --* ]]; do seeds+=("$1"); shift; done
+      [ ${#seeds[@]} -gt 0 ] || die "--seeds needs at least one seed" ;;
+    --jobs) jobs="${2:-}"; shift 2 ;;
+    --valid-bleu) valid_bleu=1; shift ;;
     --train-size) train_size="${2:-}"; shift 2 ;;
+    --rare-words) rare_words="${2:-}"; shift 2 ;;
+    --eval-size) eval_size="${2:-}"; shift 2 ;;
+    --max-update) max_update="${2:-}"; shift 2 ;;
     --force) force=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
+[ ${#seeds[@]} -gt 0 ] || seeds=(1)
+[ -n "$jobs" ] || { [ "$(nproc)" -ge 2 ] && jobs=2 || jobs=1; }
 require_value --out "$out"
-[[ "$max_update" =~ ^[1-9][0-9]*$ ]] || die "--max-update must be a positive integer (got '$max_update')"
+for seed in "${seeds[@]}"; do
+  [[ "$seed" =~ ^[0-9]+$ ]] || die "--seeds takes non-negative integers (got '$seed')"
+done
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer (got '$jobs')"
 [[ "$train_size" =~ ^[1-9][0-9]*$ ]] || die "--train-size must be a positive integer (got '$train_size')"
+[[ "$rare_words" =~ ^[0-9]+$ ]] || die "--rare-words must be a non-negative integer (got '$rare_words')"
+[[ "$eval_size" =~ ^[1-9][0-9]*$ ]] || die "--eval-size must be a positive integer (got '$eval_size')"
+[ -z "$max_update" ] || [[ "$max_update" =~ ^[1-9][0-9]*$ ]] \
+  || die "--max-update must be a positive integer (got '$max_update')"
 [ "$force" -eq 0 ] || rm -rf "$out"
 mkdir -p "$out"
 
+# A corpus made with other settings must not be reused silently.
+corpus="train=$train_size rare-words=$rare_words valid=$eval_size test=$eval_size seed=1"
+if [ -f "$out/corpus.txt" ] && [ "$(cat "$out/corpus.txt")" != "$corpus" ]; then
+  die "$out holds a corpus made with '$(cat "$out/corpus.txt")', not '$corpus': use --force or another --out"
+fi
 if [ ! -s "$out/raw/test.tgt" ]; then
-  log "step 1/5: generating the toy corpus"
-  python -m fairseq_intradistill.data.toy_corpus --out "$out/raw" --train "$train_size" --valid 300 --test 300
+  log "step 1/5: generating the toy corpus ($corpus)"
+  python -m fairseq_intradistill.data.toy_corpus --out "$out/raw" --train "$train_size" --valid "$eval_size" --test "$eval_size" \
+    --rare-words "$rare_words" --seed 1
+  echo "$corpus" > "$out/corpus.txt"
 fi
 
 if [ ! -s "$out/spm/test.tgt" ]; then
-  log "step 2/5: joint SentencePiece model and encoding"
+  log "step 2/5: joint SentencePiece model and encoding (log: $out/spm.log)"
+  vocab="$(python -m fairseq_intradistill.data.recipes get --recipe quickstart vocab_size)"
   python -m fairseq_intradistill.data.spm train --inputs "$out/raw/train.src" "$out/raw/train.tgt" \
-    --model-prefix "$out/spm/spm" --vocab-size 500
+    --model-prefix "$out/spm/spm" --vocab-size "$vocab" > "$out/spm.log" 2>&1 \
+    || die "SentencePiece training failed, see $out/spm.log"
   for split in train valid test; do
     for side in src tgt; do
       python -m fairseq_intradistill.data.spm encode --model "$out/spm/spm.model" \
-        --input "$out/raw/$split.$side" --output "$out/spm/$split.$side.tmp"
+        --input "$out/raw/$split.$side" --output "$out/spm/$split.$side.tmp" >> "$out/spm.log" 2>&1
       mv "$out/spm/$split.$side.tmp" "$out/spm/$split.$side"
     done
   done
@@ -65,28 +104,42 @@ if [ ! -f "$out/bin/test.src-tgt.tgt.bin" ]; then
     || die "fairseq-preprocess failed, see $out/preprocess.log"
 fi
 
-# A small Transformer; the same recipe for both methods.
-model=(--arch transformer --encoder-layers 2 --decoder-layers 2
-       --encoder-embed-dim 64 --decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128
-       --encoder-attention-heads 4 --decoder-attention-heads 4 --dropout 0.2 --attention-dropout 0.1
-       --optimizer adam --adam-betas '(0.9,0.98)' --lr 2e-3 --lr-scheduler inverse_sqrt --warmup-updates 100
-       --clip-norm 1.0 --label-smoothing 0.1 --max-tokens 2048 --max-update "$max_update" --seed 1
-       --log-interval 50 --no-epoch-checkpoints --num-workers 0)
-for method in baseline intra; do
-  log "step 4/5: training $method ($max_update updates)"
-  mkdir -p "$out/$method"
-  # Show only fairseq's progress lines; the full output goes to console.log.
-  status=0
-  bash "$here/../common/train.sh" --data "$out/bin" --method "$method" --save-dir "$out/$method" "${model[@]}" 2>&1 \
-    | tee "$out/$method/console.log" \
-    | grep --line-buffered -E '\| (train_inner|train|valid) \||done training|Error' || status=${PIPESTATUS[0]}
-  [ "$status" -eq 0 ] || die "training $method failed (exit $status), see $out/$method/console.log"
-done
+# One run: train (resumes or skips when finished), then decode valid and test with checkpoint_best.
+# One CPU thread per run, so that parallel runs do not fight over the cores.
+run_one() {  # run_one SEED METHOD
+  local dir="$out/seed-$1/$2" extra=()
+  [ -z "$max_update" ] || extra+=(--max-update "$max_update")
+  [ "$valid_bleu" -eq 0 ] || extra+=(--eval-bleu --eval-bleu-args '{"beam": 1}'
+                                     --eval-bleu-remove-bpe sentencepiece)
+  mkdir -p "$dir"
+  if [ ! -f "$dir/train.done" ]; then
+    OMP_NUM_THREADS=1 bash "$here/../common/train.sh" --data "$out/bin" --method "$2" --recipe quickstart \
+      --save-dir "$dir" --seed "$1" "${extra[@]}" > "$dir/console.log" 2>&1 || return 1
+    touch "$dir/train.done"
+  fi
+  for split in valid test; do
+    OMP_NUM_THREADS=1 bash "$here/../common/evaluate.sh" --data "$out/bin" --checkpoint "$dir/checkpoint_best.pt" \
+      --subset "$split" --reference "$out/raw/$split.tgt" --out "$dir" --beam 5 >> "$dir/console.log" 2>&1 \
+      || return 1
+  done
+}
 
-for method in baseline intra; do
-  log "step 5/5: decoding the test set with the $method model"
-  bash "$here/../common/evaluate.sh" --data "$out/bin" --checkpoint "$out/$method/checkpoint_last.pt" \
-    --reference "$out/raw/test.tgt" --out "$out/$method" --beam 5
+log "step 4/5 and 5/5: training and decoding, seeds ${seeds[*]}, $jobs at a time (logs: $out/seed-*/*/console.log)"
+pids=() names=()
+for seed in "${seeds[@]}"; do
+  for method in baseline intra; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
+    log "  started seed $seed $method"
+    run_one "$seed" "$method" &
+    pids+=($!) names+=("seed-$seed/$method")
+  done
 done
+failed=()
+for i in "${!pids[@]}"; do
+  if wait "${pids[$i]}"; then log "  finished ${names[$i]}"; else failed+=("${names[$i]}"); fi
+done
+[ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]} (see $out/<run>/console.log)"
 
-python -m fairseq_intradistill.results "$out"
+folders=()
+for seed in "${seeds[@]}"; do folders+=("$out/seed-$seed"); done
+python -m fairseq_intradistill.results "${folders[@]}" --json "$out/results.json"

@@ -1,0 +1,118 @@
+"""The quickstart's corpus (a long tail of rare words) and scripts/quickstart/run.sh end to end, on tiny settings.
+
+Whether intra-distillation wins is a measurement (docs/fidelity.md), not something a test asserts.
+"""
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from conftest import REPO, run
+
+from fairseq_intradistill.data import toy_corpus
+
+QUICKSTART = REPO / "scripts" / "quickstart" / "run.sh"
+
+
+def _words(path: Path) -> list:
+    return [w.rstrip(".") for line in path.read_text(encoding="utf-8").split("\n") for w in line.split()]
+
+
+def test_rare_words_give_a_zipfian_long_tail(tmp_path):
+    plain = toy_corpus.generate(tmp_path / "plain", {"train": 400, "test": 200}, seed=2)
+    tail = toy_corpus.generate(tmp_path / "tail", {"train": 400, "test": 200}, seed=2, rare_words=900)
+    for prefixes in (plain, tail):
+        for prefix in prefixes.values():  # one source line per target line
+            src, tgt = (Path(f"{prefix}.{side}").read_text(encoding="utf-8").split("\n") for side in ("src", "tgt"))
+            assert len(src) == len(tgt) and all(src) == all(tgt)
+
+    def unseen_share(prefixes) -> float:
+        train = Counter(_words(Path(f"{prefixes['train']}.tgt")))
+        test = _words(Path(f"{prefixes['test']}.tgt"))
+        return sum(train[w] == 0 for w in test) / len(test)
+
+    # The original toy: almost every test word occurs in training (0.6% here); with the tail, many do not (11%).
+    assert unseen_share(plain) < 0.02
+    assert 0.05 < unseen_share(tail) < 0.25
+    # Zipf: the frequent words dominate, and most word types are rare.
+    counts = Counter(_words(Path(f"{tail['train']}.tgt")))
+    assert len(counts) > 2 * len(Counter(_words(Path(f"{plain['train']}.tgt"))))
+    assert sum(c <= 2 for c in counts.values()) > len(counts) / 2  # 71% here, 17% without the tail
+    # Same settings, same corpus; the default corpus (the tests' data) does not depend on the tail's code.
+    again = toy_corpus.generate(tmp_path / "again", {"train": 400, "test": 200}, seed=2, rare_words=900)
+    assert Path(f"{again['train']}.src").read_bytes() == Path(f"{tail['train']}.src").read_bytes()
+
+
+def test_invented_verbs_agree_with_plural_subjects():
+    import random
+
+    language = toy_corpus.ToyLanguage(seed=0, rare_words=90)
+    invented_verbs = set(language.verbs.words) - set(toy_corpus.VERBS)
+    assert len(invented_verbs) == 10
+    assert all(v.endswith("s") and v in language.lexicon for v in invented_verbs)
+    rng = random.Random(5)
+    seen_plural = seen_singular = False
+    for _ in range(3000):
+        _, english = language.sentence_pair(rng)
+        words = english.rstrip(".").split()
+        verb_at = next((i for i, w in enumerate(words) if w in invented_verbs or w + "s" in invented_verbs), None)
+        if verb_at is None:
+            continue
+        subject_noun = words[verb_at - 1]
+        plural = subject_noun.endswith("s") and subject_noun[:-1] in language.nouns.words
+        if words[verb_at] in invented_verbs:
+            seen_singular = True
+            assert not plural, english
+        else:
+            seen_plural = True
+            assert plural, english
+    assert seen_plural and seen_singular
+
+
+def test_bad_corpus_settings_name_the_flag(tmp_path):
+    for flag, value in (("--rare-words", "-1"), ("--zipf", "0")):
+        proc = run([sys.executable, "-m", "fairseq_intradistill.data.toy_corpus", "--out", tmp_path,
+                    "--train", "5", flag, value], check=False)
+        assert proc.returncode != 0 and flag in proc.stderr, proc.stderr
+
+
+def test_quickstart_end_to_end_with_two_seeds(tmp_path):
+    out = tmp_path / "qs"
+    args = ["bash", QUICKSTART, "--out", out, "--train-size", "80", "--rare-words", "60", "--eval-size", "8",
+            "--max-update", "6", "--seeds", "1", "2", "--jobs", "2", "--valid-bleu"]
+    proc = run(args, cwd=REPO, timeout=900)
+    report = json.loads((out / "results.json").read_text())
+    runs = {(r["experiment"], r["method"]): r for r in report["runs"]}
+    assert set(runs) == {(f"seed-{s}", m) for s in (1, 2) for m in ("baseline", "intra")}
+    assert all(r["updates"] == 6 and r["bleu"] is not None and r["length_ratio"] > 0 for r in runs.values())
+    # One paired bootstrap per seed folder, and the summary over both.
+    assert len(report["paired_bootstrap"]) == 2
+    assert report["across_folders"] and report["across_folders"][0]["n"] == 2
+    assert "p" in proc.stdout and "seed-2" in proc.stdout
+    for seed in (1, 2):
+        for method in ("baseline", "intra"):
+            run_dir = out / f"seed-{seed}" / method
+            assert (run_dir / "checkpoint_best.pt").is_file()
+            for split in ("valid", "test"):
+                assert json.loads((run_dir / f"bleu-{split}.json").read_text())["num_sentences"] == 8
+            log = (run_dir / "train.log").read_text()
+            assert f"'seed': {seed}," in log  # fairseq's configuration dump
+            assert ("train_alpha" in log) == (method == "intra")
+            assert "valid_bleu" in log  # --valid-bleu
+    # The two seeds trained differently; a second run redoes nothing; another corpus is refused.
+    assert (out / "seed-1" / "intra" / "hyp-test.txt").read_text() != "" and \
+        (out / "seed-1" / "baseline" / "train.log").read_text() != (out / "seed-2" / "baseline" / "train.log").read_text()
+    before = (out / "seed-1" / "intra" / "train.log").read_text()
+    run(args, cwd=REPO)
+    assert (out / "seed-1" / "intra" / "train.log").read_text() == before
+    proc = run(["bash", QUICKSTART, "--out", out, "--train-size", "81", "--eval-size", "8"], cwd=REPO, check=False)
+    assert proc.returncode != 0 and "--force" in proc.stderr
+
+
+def test_quickstart_rejects_bad_options(tmp_path):
+    for args, message in ((["--seeds"], "--seeds needs"), (["--seeds", "x"], "--seeds takes"),
+                          (["--jobs", "0"], "--jobs"), (["--max-update", "0"], "--max-update"),
+                          (["--bogus"], "unknown option")):
+        proc = run(["bash", QUICKSTART, "--out", tmp_path / "q", *args], cwd=REPO, check=False)
+        assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr)
