@@ -1,5 +1,7 @@
 # make quickstart   set up .venv, then baseline vs intra-distillation on a small offline corpus
-# make test         set up .venv, then the whole test suite
+# make test         set up .venv, then lint (ruff) and the whole test suite
+# make lint         ruff check and ruff format --check, as `make test` runs them
+# make format       ruff check --fix and ruff format: what `make lint` asks for
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV ?= .venv
 # The CPU wheel on machines that have it locally; elsewhere pip fetches this release.
@@ -8,7 +10,7 @@ PYTEST_ARGS ?=
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv quickstart test clean
+.PHONY: venv quickstart lint format test clean
 
 venv: $(VENV)/.installed
 
@@ -23,7 +25,16 @@ $(VENV)/.installed: setup.py
 quickstart: venv
 	bash scripts/quickstart/run.sh
 
-test: venv
+# Style first, so that CI fails on it before the long suite runs.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 clean:

@@ -98,27 +98,55 @@ def _synthetic_batch(tokens: int, length: int, vocab: int, device: str):
 
 
 def _training_child(cfg: dict) -> dict:
-    import torch
 
-    import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion)
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
+
+    import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion)
 
     device = cfg["device"]
     with tempfile.TemporaryDirectory() as data:
         for side in ("src", "tgt"):
             Path(data, f"dict.{side}.txt").write_text("".join(f"w{i} 1\n" for i in range(cfg["vocab"] - 4)))
-        argv = [data, "--task", "translation_intra_distillation", "--source-lang", "src", "--target-lang", "tgt",
-                "--arch", cfg["arch"], "--optimizer", "adam", "--lr", "5e-4", "--max-update", "100000",
-                "--label-smoothing", "0.1", "--seed", "1", "--max-tokens", str(cfg["tokens"])]
+        argv = [
+            data,
+            "--task",
+            "translation_intra_distillation",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--arch",
+            cfg["arch"],
+            "--optimizer",
+            "adam",
+            "--lr",
+            "5e-4",
+            "--max-update",
+            "100000",
+            "--label-smoothing",
+            "0.1",
+            "--seed",
+            "1",
+            "--max-tokens",
+            str(cfg["tokens"]),
+        ]
         argv += ["--cpu"] if device == "cpu" else []
         argv += [f"--{cfg['precision']}"] if cfg["precision"] != "fp32" else []
         if cfg["method"] == "baseline":
             argv += ["--criterion", "label_smoothed_cross_entropy"]
         else:
-            argv += ["--criterion", "intra_distillation", "--num-passes", str(cfg["passes"]), "--alpha", "5",
-                     "--pass-mode", cfg["mode"]]
+            argv += [
+                "--criterion",
+                "intra_distillation",
+                "--num-passes",
+                str(cfg["passes"]),
+                "--alpha",
+                "5",
+                "--pass-mode",
+                cfg["mode"],
+            ]
         argv += cfg["model_args"]
         args = options.parse_args_and_arch(options.get_training_parser(), argv)
         fcfg = convert_namespace_to_omegaconf(args)
@@ -137,8 +165,12 @@ def _training_child(cfg: dict) -> dict:
         trainer.train_step([sample])
         _sync(device)
         times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "tokens": sample["ntokens"], "peak_mib": memory.peak(),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "seconds": statistics.median(times),
+        "tokens": sample["ntokens"],
+        "peak_mib": memory.peak(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def _divergence_child(cfg: dict) -> dict:
@@ -170,8 +202,12 @@ def _divergence_child(cfg: dict) -> dict:
 
 def _run_child(cfg: dict) -> dict:
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-m", "fairseq_intradistill.bench", "--child", json.dumps(cfg)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "fairseq_intradistill.bench", "--child", json.dumps(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark of {cfg} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -181,14 +217,25 @@ def _run_child(cfg: dict) -> dict:
 # the parent: configurations, table, JSON
 # ---------------------------------------------------------------------------
 def run_benchmark(args: argparse.Namespace) -> List[Dict]:
-    base = {"device": args.device, "tokens": args.tokens, "length": args.length, "vocab": args.vocab,
-            "arch": args.arch, "model_args": args.model_args, "precision": args.precision,
-            "steps": args.steps, "warmup": args.warmup}
+    base = {
+        "device": args.device,
+        "tokens": args.tokens,
+        "length": args.length,
+        "vocab": args.vocab,
+        "arch": args.arch,
+        "model_args": args.model_args,
+        "precision": args.precision,
+        "steps": args.steps,
+        "warmup": args.warmup,
+    }
     plan = [dict(base, kind="train", method="baseline", passes=1, mode="-")]
     plan += [dict(base, kind="train", method="intra", passes=k, mode=m) for k in args.passes for m in args.modes]
     if not args.skip_divergence:
-        plan += [dict(base, kind="divergence", method="divergence x", passes=k, mode=form)
-                 for k in args.passes for form in ("plain", "lean")]
+        plan += [
+            dict(base, kind="divergence", method="divergence x", passes=k, mode=form)
+            for k in args.passes
+            for form in ("plain", "lean")
+        ]
     rows = []
     for i, cfg in enumerate(plan, start=1):
         print(f"[{i}/{len(plan)}] {cfg['kind']} {cfg['method']} K={cfg['passes']} {cfg['mode']}", file=sys.stderr)
@@ -200,32 +247,44 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict]:
             row["ratio_to_baseline"] = row["seconds"] / baseline
     for row in rows:
         if row["kind"] == "divergence" and row["mode"] == "lean":
-            plain = next(r for r in rows if r["kind"] == "divergence" and r["mode"] == "plain"
-                         and r["passes"] == row["passes"])
+            plain = next(
+                r for r in rows if r["kind"] == "divergence" and r["mode"] == "plain" and r["passes"] == row["passes"]
+            )
             row["peak_vs_plain"] = row["peak_mib"] / plain["peak_mib"] if plain["peak_mib"] > 0 else None
     return rows
 
 
 def format_table(rows: List[Dict]) -> str:
-    lines = [f"{'what':<22} {'K':>2} {'mode':<10} {'step ms':>9} {'tokens/s':>10} {'peak MiB':>9} "
-             f"{'x baseline':>10} {'bound K':>7}"]
+    lines = [
+        f"{'what':<22} {'K':>2} {'mode':<10} {'step ms':>9} {'tokens/s':>10} {'peak MiB':>9} "
+        f"{'x baseline':>10} {'bound K':>7}"
+    ]
     lines.append("-" * len(lines[0]))
     for r in rows:
         ratio = r.get("ratio_to_baseline")
         extra = f"{ratio:>10.2f} {r['passes']:>7d}" if ratio is not None else ""
         if r["kind"] == "divergence" and r.get("peak_vs_plain") is not None:
             extra = f"{'mem ' + format(r['peak_vs_plain'], '.0%') + ' of plain':>18}"
-        lines.append(f"{r['method']:<22} {r['passes']:>2} {r['mode']:<10} {r['seconds'] * 1e3:>9.1f} "
-                     f"{r['tokens_per_second']:>10.0f} {r['peak_mib']:>9.1f} {extra}")
+        lines.append(
+            f"{r['method']:<22} {r['passes']:>2} {r['mode']:<10} {r['seconds'] * 1e3:>9.1f} "
+            f"{r['tokens_per_second']:>10.0f} {r['peak_mib']:>9.1f} {extra}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--arch", default="transformer_iwslt_de_en", help="fairseq architecture")
-    parser.add_argument("--model-args", nargs=argparse.REMAINDER, default=[],
-                        help="further fairseq model options, last on the command line")
+    parser.add_argument(
+        "--model-args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="further fairseq model options, last on the command line",
+    )
     parser.add_argument("--tokens", type=int, default=4096, help="target tokens per batch")
     parser.add_argument("--length", type=int, default=32, help="tokens per sentence (source and target)")
     parser.add_argument("--vocab", type=int, default=10000, help="vocabulary size")
@@ -267,8 +326,10 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     rows = run_benchmark(args)
     machine = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {os.cpu_count()} cores"
-    print(f"# {args.arch}, {args.tokens} tokens/batch, vocab {args.vocab}, {args.precision}, {machine}, "
-          f"torch {torch.__version__}; peak memory: {PEAK_NOTE}")
+    print(
+        f"# {args.arch}, {args.tokens} tokens/batch, vocab {args.vocab}, {args.precision}, {machine}, "
+        f"torch {torch.__version__}; peak memory: {PEAK_NOTE}"
+    )
     print(format_table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -39,9 +39,7 @@ def teacher_divergence_rows(student: Tensor, teacher: Tensor, kind: str = "kl") 
     return divergence_rows(torch.stack([ls, lt]), "x")  # the intra-distillation X-divergence, K = 2
 
 
-def teacher_divergence(
-    student: Tensor, teacher: Tensor, kind: str = "kl", pad_mask: Optional[Tensor] = None
-) -> Tensor:
+def teacher_divergence(student: Tensor, teacher: Tensor, kind: str = "kl", pad_mask: Optional[Tensor] = None) -> Tensor:
     """The divergence summed over the rows not masked by ``pad_mask`` (``[N]``, True = ignore)."""
     rows = teacher_divergence_rows(student, teacher, kind)
     if pad_mask is not None:

@@ -85,8 +85,11 @@ def reference_record(path: Path) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.evaluation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.evaluation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--generate-output", type=Path, required=True, help="stdout of fairseq-generate")
     parser.add_argument("--reference", type=Path, required=True, help="raw references, one per line")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
@@ -103,7 +106,7 @@ def main(argv=None) -> None:
         hypotheses = read_hypotheses(args.generate_output, len(references))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from e
     result = {**score(hypotheses, references, args.lowercase), **reference_record(args.reference)}
     if args.hypotheses:
         args.hypotheses.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")

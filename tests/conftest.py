@@ -14,14 +14,38 @@ USER_DIR = str(REPO / "fairseq_intradistill")
 
 # A Transformer small enough to train a few updates in about a second on a CPU.
 TINY_MODEL: List[str] = [
-    "--arch", "transformer",
-    "--encoder-layers", "1", "--decoder-layers", "1",
-    "--encoder-embed-dim", "32", "--decoder-embed-dim", "32",
-    "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
-    "--dropout", "0.3",
-    "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", "1000",
-    "--cpu", "--seed", "1", "--no-progress-bar", "--num-workers", "0",
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "32",
+    "--decoder-embed-dim",
+    "32",
+    "--encoder-ffn-embed-dim",
+    "64",
+    "--decoder-ffn-embed-dim",
+    "64",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
+    "--dropout",
+    "0.3",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--max-tokens",
+    "1000",
+    "--cpu",
+    "--seed",
+    "1",
+    "--no-progress-bar",
+    "--num-workers",
+    "0",
 ]
 
 
@@ -33,7 +57,9 @@ def cli(name: str) -> str:
     return str(path)
 
 
-def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600, input_text=None) -> subprocess.CompletedProcess:
+def run(
+    cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600, input_text=None
+) -> subprocess.CompletedProcess:
     """Run a command, capturing stdout/stderr; on an unexpected exit code show its output."""
     full_env = dict(os.environ)
     full_env["PATH"] = f"{BIN}{os.pathsep}{full_env.get('PATH', '')}"
@@ -41,7 +67,12 @@ def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600, input_t
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         input=input_text,
     )
     if check and proc.returncode != 0:
@@ -56,8 +87,23 @@ def run(cmd: Sequence[str], cwd=None, env=None, check=True, timeout=600, input_t
 def toy_raw(tmp_path_factory) -> Path:
     """A tiny raw parallel corpus: train/valid/test .src/.tgt."""
     out = tmp_path_factory.mktemp("toy") / "raw"
-    run([sys.executable, "-m", "fairseq_intradistill.data.toy_corpus", "--out", out,
-         "--train", "600", "--valid", "40", "--test", "40", "--seed", "3"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.toy_corpus",
+            "--out",
+            out,
+            "--train",
+            "600",
+            "--valid",
+            "40",
+            "--test",
+            "40",
+            "--seed",
+            "3",
+        ]
+    )
     return out
 
 
@@ -66,16 +112,58 @@ def toy_bin(toy_raw) -> Path:
     """The tiny corpus encoded with a joint SentencePiece model and binarised by fairseq."""
     root = toy_raw.parent
     spm_dir = root / "spm"
-    run([sys.executable, "-m", "fairseq_intradistill.data.spm", "train", "--inputs",
-         toy_raw / "train.src", toy_raw / "train.tgt", "--model-prefix", spm_dir / "spm", "--vocab-size", "200"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.spm",
+            "train",
+            "--inputs",
+            toy_raw / "train.src",
+            toy_raw / "train.tgt",
+            "--model-prefix",
+            spm_dir / "spm",
+            "--vocab-size",
+            "200",
+        ]
+    )
     for split in ("train", "valid", "test"):
         for side in ("src", "tgt"):
-            run([sys.executable, "-m", "fairseq_intradistill.data.spm", "encode", "--model", spm_dir / "spm.model",
-                 "--input", toy_raw / f"{split}.{side}", "--output", spm_dir / f"{split}.{side}"])
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "fairseq_intradistill.data.spm",
+                    "encode",
+                    "--model",
+                    spm_dir / "spm.model",
+                    "--input",
+                    toy_raw / f"{split}.{side}",
+                    "--output",
+                    spm_dir / f"{split}.{side}",
+                ]
+            )
     out = root / "bin"
-    run([cli("fairseq-preprocess"), "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
-         "--trainpref", spm_dir / "train", "--validpref", spm_dir / "valid", "--testpref", spm_dir / "test",
-         "--destdir", out, "--workers", "1"])
+    run(
+        [
+            cli("fairseq-preprocess"),
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--joined-dictionary",
+            "--trainpref",
+            spm_dir / "train",
+            "--validpref",
+            spm_dir / "valid",
+            "--testpref",
+            spm_dir / "test",
+            "--destdir",
+            out,
+            "--workers",
+            "1",
+        ]
+    )
     return out
 
 

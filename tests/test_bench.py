@@ -8,11 +8,46 @@ from conftest import run
 
 def test_bench_reports_every_configuration(tmp_path):
     out_json = tmp_path / "bench.json"
-    out = run([sys.executable, "-m", "fairseq_intradistill.bench", "--arch", "transformer", "--tokens", "64",
-               "--length", "8", "--vocab", "64", "--passes", "2", "--steps", "2", "--warmup", "1",
-               "--json", out_json, "--model-args", "--encoder-layers", "1", "--decoder-layers", "1",
-               "--encoder-embed-dim", "16", "--decoder-embed-dim", "16", "--encoder-ffn-embed-dim", "32",
-               "--decoder-ffn-embed-dim", "32", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"])
+    out = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.bench",
+            "--arch",
+            "transformer",
+            "--tokens",
+            "64",
+            "--length",
+            "8",
+            "--vocab",
+            "64",
+            "--passes",
+            "2",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+            out_json,
+            "--model-args",
+            "--encoder-layers",
+            "1",
+            "--decoder-layers",
+            "1",
+            "--encoder-embed-dim",
+            "16",
+            "--decoder-embed-dim",
+            "16",
+            "--encoder-ffn-embed-dim",
+            "32",
+            "--decoder-ffn-embed-dim",
+            "32",
+            "--encoder-attention-heads",
+            "2",
+            "--decoder-attention-heads",
+            "2",
+        ]
+    )
     rows = json.loads(out_json.read_text())["rows"]
     kinds = [(r["kind"], r["method"], r["passes"], r["mode"]) for r in rows]
     assert kinds == [

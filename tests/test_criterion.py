@@ -5,26 +5,37 @@ import math
 
 import pytest
 import torch
-
-import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion and task)
+from conftest import TINY_MODEL
 from fairseq import options, tasks
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     label_smoothed_nll_loss,
 )
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion and task)
 from fairseq_intradistill.compat import metrics
 from fairseq_intradistill.criterions.intra_distillation import IntraDistillationCriterion
 from fairseq_intradistill.schedule import adaptive_alpha
-
-from conftest import TINY_MODEL
 
 
 def build(toy_bin, *extra, task="translation_intra_distillation", criterion="intra_distillation"):
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(
-        parser, [str(toy_bin), "--task", task, "--criterion", criterion, "--label-smoothing", "0.1",
-                 "--max-update", "100", *TINY_MODEL, *extra]
+        parser,
+        [
+            str(toy_bin),
+            "--task",
+            task,
+            "--criterion",
+            criterion,
+            "--label-smoothing",
+            "0.1",
+            "--max-update",
+            "100",
+            *TINY_MODEL,
+            *extra,
+        ],
     )
     cfg = convert_namespace_to_omegaconf(args)
     the_task = tasks.setup_task(cfg.task)
@@ -144,10 +155,24 @@ def test_alpha_max_update_overrides_the_horizon(toy_bin):
 def test_reduce_metrics_over_summed_micro_batches():
     # fairseq sums logging outputs over --update-freq and workers before reduce_metrics
     logs = [
-        {"loss": torch.tensor(30.0), "nll_loss": torch.tensor(20.0), "intra_distillation_loss": torch.tensor(4.0),
-         "alpha_weighted": 2.5 * 10, "ntokens": 10, "nsentences": 2, "sample_size": 10},
-        {"loss": torch.tensor(60.0), "nll_loss": torch.tensor(40.0), "intra_distillation_loss": torch.tensor(2.0),
-         "alpha_weighted": 2.5 * 30, "ntokens": 30, "nsentences": 3, "sample_size": 30},
+        {
+            "loss": torch.tensor(30.0),
+            "nll_loss": torch.tensor(20.0),
+            "intra_distillation_loss": torch.tensor(4.0),
+            "alpha_weighted": 2.5 * 10,
+            "ntokens": 10,
+            "nsentences": 2,
+            "sample_size": 10,
+        },
+        {
+            "loss": torch.tensor(60.0),
+            "nll_loss": torch.tensor(40.0),
+            "intra_distillation_loss": torch.tensor(2.0),
+            "alpha_weighted": 2.5 * 30,
+            "ntokens": 30,
+            "nsentences": 3,
+            "sample_size": 30,
+        },
     ]
     assert IntraDistillationCriterion.logging_outputs_can_be_summed()
     summed = {k: sum(log[k] for log in logs) for k in logs[0]}
@@ -211,13 +236,19 @@ def test_rdrop_loss_is_twice_ours_at_half_alpha(toy_bin):
     ours, sample_size, _ = criterion(model, sample)
 
     torch.manual_seed(11)  # batched mode runs the duplicated batch, as R-Drop does: same masks
-    doubled = {key: torch.cat([value, value]) if torch.is_tensor(value) else value
-               for key, value in sample["net_input"].items()}
+    doubled = {
+        key: torch.cat([value, value]) if torch.is_tensor(value) else value
+        for key, value in sample["net_input"].items()
+    }
     lprobs = model.get_normalized_probs(model(**doubled), log_probs=True)
     target = sample["target"]
     pad = target.eq(task.target_dictionary.pad())
-    ce, _ = label_smoothed_nll_loss(lprobs.view(-1, lprobs.size(-1)), torch.cat([target, target]).view(-1),
-                                    0.1, ignore_index=task.target_dictionary.pad())
+    ce, _ = label_smoothed_nll_loss(
+        lprobs.view(-1, lprobs.size(-1)),
+        torch.cat([target, target]).view(-1),
+        0.1,
+        ignore_index=task.target_dictionary.pad(),
+    )
     p_log, q_log = lprobs.chunk(2)
     kl_pq = (p_log.exp() * (p_log - q_log)).sum(-1)
     kl_qp = (q_log.exp() * (q_log - p_log)).sum(-1)

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import BIN, TINY_MODEL, USER_DIR, cli, json_records, run
 
 WORKER = """
@@ -23,9 +22,28 @@ sys.argv = ["fairseq-train"] + sys.argv[1:]
 runpy.run_module("fairseq_cli.train", run_name="__main__")
 """
 
-COMMON = ["--user-dir", USER_DIR, "--task", "translation_intra_distillation", "--criterion", "intra_distillation",
-          "--label-smoothing", "0.1", "--num-passes", "3", "--alpha", "2", "--max-update", "4",
-          "--log-format", "json", "--log-interval", "1", "--no-epoch-checkpoints", "--disable-validation"]
+COMMON = [
+    "--user-dir",
+    USER_DIR,
+    "--task",
+    "translation_intra_distillation",
+    "--criterion",
+    "intra_distillation",
+    "--label-smoothing",
+    "0.1",
+    "--num-passes",
+    "3",
+    "--alpha",
+    "2",
+    "--max-update",
+    "4",
+    "--log-format",
+    "json",
+    "--log-interval",
+    "1",
+    "--no-epoch-checkpoints",
+    "--disable-validation",
+]
 
 
 def free_port() -> int:
@@ -39,12 +57,35 @@ def train_two_ranks(data, save_root, *extra):
     procs = []
     for rank in range(2):
         (save_root / f"rank{rank}").mkdir(parents=True)  # fairseq creates only rank 0's
-        args = [sys.executable, "-c", WORKER, str(data), *TINY_MODEL, *COMMON, *extra,
-                "--distributed-world-size", "2", "--distributed-rank", str(rank), "--distributed-backend", "gloo",
-                "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-                "--save-dir", str(save_root / f"rank{rank}")]
-        procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env={"PATH": f"{BIN}:/usr/bin:/bin", "OMP_NUM_THREADS": "1"}))
+        args = [
+            sys.executable,
+            "-c",
+            WORKER,
+            str(data),
+            *TINY_MODEL,
+            *COMMON,
+            *extra,
+            "--distributed-world-size",
+            "2",
+            "--distributed-rank",
+            str(rank),
+            "--distributed-backend",
+            "gloo",
+            "--distributed-init-method",
+            f"tcp://127.0.0.1:{port}",
+            "--distributed-no-spawn",
+            "--save-dir",
+            str(save_root / f"rank{rank}"),
+        ]
+        procs.append(
+            subprocess.Popen(
+                args,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={"PATH": f"{BIN}:/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+            )
+        )
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     for rank, (p, out) in enumerate(zip(procs, outputs)):
         assert p.returncode == 0, f"rank {rank} failed:\n{out[-4000:]}"
@@ -75,8 +116,19 @@ def test_two_ranks_match_one_process_over_the_same_global_batch(toy_bin, tmp_pat
     # off here: what is left is float summation order, far below the 3 decimals of the log.
     no_dropout = ["--dropout", "0", "--attention-dropout", "0", "--activation-dropout", "0"]
     outputs = train_two_ranks(toy_bin, tmp_path / "two", "--ddp-backend", "c10d", *no_dropout)
-    single = run([cli("fairseq-train"), toy_bin, *TINY_MODEL, *COMMON, *no_dropout, "--update-freq", "2",
-                  "--save-dir", tmp_path / "one"])
+    single = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            *TINY_MODEL,
+            *COMMON,
+            *no_dropout,
+            "--update-freq",
+            "2",
+            "--save-dir",
+            tmp_path / "one",
+        ]
+    )
     two = json_records(outputs[0], "train_inner")
     one = json_records(single.stdout, "train_inner")
     assert len(one) == len(two) == 4

@@ -6,10 +6,34 @@ from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
 
 
 def test_bf16_training_is_finite(toy_bin, tmp_path):
-    out = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--task", "translation_intra_distillation",
-               "--criterion", "intra_distillation", "--label-smoothing", "0.1", "--num-passes", "3", "--alpha", "5",
-               *TINY_MODEL, "--bf16", "--max-update", "4", "--log-format", "json", "--log-interval", "1",
-               "--save-dir", tmp_path])
+    out = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "translation_intra_distillation",
+            "--criterion",
+            "intra_distillation",
+            "--label-smoothing",
+            "0.1",
+            "--num-passes",
+            "3",
+            "--alpha",
+            "5",
+            *TINY_MODEL,
+            "--bf16",
+            "--max-update",
+            "4",
+            "--log-format",
+            "json",
+            "--log-interval",
+            "1",
+            "--save-dir",
+            tmp_path,
+        ]
+    )
     log = out.stdout + out.stderr
     assert "training in bfloat16" in log  # fairseq's --bf16 implies --tpu; the plugin undoes that
     records = json_records(out.stdout, "train_inner")

@@ -98,26 +98,51 @@ def test_the_check_fails_when_a_yaml_and_the_recipe_disagree(toy_bin, tmp_path):
     # A changed value and a missing key are both caught (recipes.py is the source of truth).
     text = (REPO / "configs" / "iwslt14" / "intra.yaml").read_text()
     assert "  alpha_q: 10.0\n" in text and "  patience: 40\n" in text
-    (tmp_path / "intra.yaml").write_text(text.replace("  alpha_q: 10.0\n", "  alpha_q: 8.0\n")
-                                         .replace("  patience: 40\n", ""))
+    (tmp_path / "intra.yaml").write_text(
+        text.replace("  alpha_q: 10.0\n", "  alpha_q: 8.0\n").replace("  patience: 40\n", "")
+    )
     problems = config_problems("intra", toy_bin, tmp_path)["problems"]
     assert any(p.startswith("criterion.alpha_q: yaml 8.0") for p in problems), problems
-    assert any(p.startswith("checkpoint.patience = 40 in the script, missing from the yaml") for p in problems), problems
+    assert any(p.startswith("checkpoint.patience = 40 in the script, missing from the yaml") for p in problems), (
+        problems
+    )
 
 
 def test_hydra_train_runs_the_intra_config(toy_bin, tmp_path):
     save = tmp_path / "ckpt"
     save.mkdir()  # fairseq opens common.log_file before it creates the save folder
-    tiny = {"model._name": "transformer", "++model.encoder_layers": 1, "++model.decoder_layers": 1,
-            "++model.encoder_embed_dim": 32, "++model.decoder_embed_dim": 32,
-            "++model.encoder_ffn_embed_dim": 64, "++model.decoder_ffn_embed_dim": 64,
-            "++model.encoder_attention_heads": 2, "++model.decoder_attention_heads": 2,
-            "common.fp16": "false", "++common.cpu": "true", "optimization.max_update": 2,
-            "dataset.max_tokens": 1000, "++dataset.num_workers": 0, "++common.log_file": save / "train.log"}
-    run([cli("fairseq-hydra-train"), "--config-dir", REPO / "configs" / "iwslt14", "--config-name", "intra",
-         f"task.data={toy_bin}", f"checkpoint.save_dir={save}", f"common.user_dir={USER_DIR}",
-         *[f"{k}={v}" for k, v in tiny.items()]], cwd=tmp_path)
+    tiny = {
+        "model._name": "transformer",
+        "++model.encoder_layers": 1,
+        "++model.decoder_layers": 1,
+        "++model.encoder_embed_dim": 32,
+        "++model.decoder_embed_dim": 32,
+        "++model.encoder_ffn_embed_dim": 64,
+        "++model.decoder_ffn_embed_dim": 64,
+        "++model.encoder_attention_heads": 2,
+        "++model.decoder_attention_heads": 2,
+        "common.fp16": "false",
+        "++common.cpu": "true",
+        "optimization.max_update": 2,
+        "dataset.max_tokens": 1000,
+        "++dataset.num_workers": 0,
+        "++common.log_file": save / "train.log",
+    }
+    run(
+        [
+            cli("fairseq-hydra-train"),
+            "--config-dir",
+            REPO / "configs" / "iwslt14",
+            "--config-name",
+            "intra",
+            f"task.data={toy_bin}",
+            f"checkpoint.save_dir={save}",
+            f"common.user_dir={USER_DIR}",
+            *[f"{k}={v}" for k, v in tiny.items()],
+        ],
+        cwd=tmp_path,
+    )
     assert (save / "checkpoint_last.pt").is_file()
-    records = [json.loads(line) for line in (save / "train.log").read_text().splitlines() if line.startswith("{\"")]
+    records = [json.loads(line) for line in (save / "train.log").read_text().splitlines() if line.startswith('{"')]
     epoch = next(r for r in records if "train_num_updates" in r)
     assert epoch["train_num_updates"] == "2" and "train_intra_distillation_loss" in epoch

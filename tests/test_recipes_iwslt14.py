@@ -17,18 +17,22 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
-
 from conftest import REPO, TINY_MODEL, USER_DIR, run
+
 from fairseq_intradistill.data.toy_corpus import ToyLanguage
 
 SCRIPTS = REPO / "scripts" / "iwslt14"
-TEST_SETS = ("IWSLT14.TED.dev2010", "IWSLT14.TEDX.dev2012", "IWSLT14.TED.tst2010",
-             "IWSLT14.TED.tst2011", "IWSLT14.TED.tst2012")
+TEST_SETS = (
+    "IWSLT14.TED.dev2010",
+    "IWSLT14.TEDX.dev2012",
+    "IWSLT14.TED.tst2010",
+    "IWSLT14.TED.tst2011",
+    "IWSLT14.TED.tst2012",
+)
 N_TRAIN = 300
 PER_TEST = 3
 # Pairs the cleaning must drop: a length ratio over 1.5, and a side over 175 tokens.
-BAD_PAIRS = [("ka", "one two three four five six seven eight ."),
-             (" ".join(["lo"] * 180), " ".join(["word"] * 180))]
+BAD_PAIRS = [("ka", "one two three four five six seven eight ."), (" ".join(["lo"] * 180), " ".join(["word"] * 180))]
 TRAIN_OPTS = TINY_MODEL + ["--max-update", "3", "--log-interval", "1"]
 
 
@@ -55,28 +59,37 @@ def pair_archive(lang: str, empty_train: bool = False, empty_xml: Optional[str] 
         for side, col in ((lang, 0), ("en", 1)):
             lines: List[str] = []
             for talk in range(0, len(train), 60):
-                lines += [f"<url>http://www.ted.com/talks/talk{talk}.html</url>",
-                          f"<keywords>talks, science, talk{talk}</keywords>",
-                          f"<talkid>{talk + 1}</talkid>",
-                          f"<title>Talk number {talk}</title>",
-                          f"<description>TED Talk Subtitles and Transcript: about {talk}</description>"]
+                lines += [
+                    f"<url>http://www.ted.com/talks/talk{talk}.html</url>",
+                    f"<keywords>talks, science, talk{talk}</keywords>",
+                    f"<talkid>{talk + 1}</talkid>",
+                    f"<title>Talk number {talk}</title>",
+                    f"<description>TED Talk Subtitles and Transcript: about {talk}</description>",
+                ]
                 if empty_train:  # metadata only: nothing survives the filtering
                     lines = [x for x in lines if not x.startswith(("<title>", "<description>"))]
                 else:
-                    lines += [p[col] for p in train[talk:talk + 60]]
+                    lines += [p[col] for p in train[talk : talk + 60]]
             _add(tar, f"{pair}/train.tags.{pair}.{side}", ("\n".join(lines) + "\n").encode())
         for i, name in enumerate(TEST_SETS):
-            segs = pairs[N_TRAIN + i * PER_TEST:N_TRAIN + (i + 1) * PER_TEST]
+            segs = pairs[N_TRAIN + i * PER_TEST : N_TRAIN + (i + 1) * PER_TEST]
             for side, col in ((lang, 0), ("en", 1)):
                 kind = "srcset" if side == lang else "refset"
-                body = "" if empty_xml == f"{name}.{side}" else "\n".join(
-                    f'<seg id="{j + 1}"> {s[col][0].upper() + s[col][1:]} </seg>' for j, s in enumerate(segs))
-                xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<mteval>\n'
-                       f'<{kind} setid="{name}" srclang="{lang}" tgtlang="en">\n'
-                       f'<doc docid="{100 + i}" genre="lectures">\n<url>http://www.ted.com/talks/x{i}.html</url>\n'
-                       f'<description>TED Talk Subtitles and Transcript: x</description>\n'
-                       f'<keywords>talks</keywords>\n<speaker>Some Speaker</speaker>\n<talkid>{100 + i}</talkid>\n'
-                       f'<title>Test talk {i}</title>\n{body}\n</doc>\n</{kind}>\n</mteval>\n')
+                body = (
+                    ""
+                    if empty_xml == f"{name}.{side}"
+                    else "\n".join(
+                        f'<seg id="{j + 1}"> {s[col][0].upper() + s[col][1:]} </seg>' for j, s in enumerate(segs)
+                    )
+                )
+                xml = (
+                    f'<?xml version="1.0" encoding="UTF-8"?>\n<mteval>\n'
+                    f'<{kind} setid="{name}" srclang="{lang}" tgtlang="en">\n'
+                    f'<doc docid="{100 + i}" genre="lectures">\n<url>http://www.ted.com/talks/x{i}.html</url>\n'
+                    f"<description>TED Talk Subtitles and Transcript: x</description>\n"
+                    f"<keywords>talks</keywords>\n<speaker>Some Speaker</speaker>\n<talkid>{100 + i}</talkid>\n"
+                    f"<title>Test talk {i}</title>\n{body}\n</doc>\n</{kind}>\n</mteval>\n"
+                )
                 _add(tar, f"{pair}/{name}.{pair}.{side}.xml", xml.encode())
     return buf.getvalue()
 
@@ -98,7 +111,7 @@ def expected_test_references() -> List[str]:
 
 def log_records(log: Path, inner: bool) -> List[dict]:
     """fairseq's JSON log file: per-update (train_inner) or end-of-epoch (train) records."""
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{\"")]
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"')]
     if inner:
         return [r for r in records if "num_updates" in r]
     return [r for r in records if "train_num_updates" in r]
@@ -122,8 +135,9 @@ def release(tmp_path_factory) -> Path:
 def done(release, tmp_path_factory) -> Dict:
     """One full run_all.sh on de-en: prepare, train both methods, evaluate, summarise."""
     out = tmp_path_factory.mktemp("iwslt_work") / "iwslt14"
-    proc = bash("run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200",
-                "--", *TRAIN_OPTS)
+    proc = bash(
+        "run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200", "--", *TRAIN_OPTS
+    )
     return {"out": out, "proc": proc}
 
 
@@ -133,27 +147,37 @@ def test_every_script_prints_help():
         assert proc.stdout.startswith(f"Usage: scripts/iwslt14/{script}"), script
 
 
-@pytest.mark.parametrize("script,args,message", [
-    ("train.sh", ["--method", "intra"], "--lang is required"),
-    ("train.sh", ["--lang", "de"], "--method is required"),
-    ("train.sh", ["--lang", "de", "--method", "rdrop"], "--method must be baseline or intra (got 'rdrop')"),
-    ("train.sh", ["--lang", "de", "--method", "intra", "--out", "/nonexistent"],
-     "no prepared data in /nonexistent/data/de-en/bin"),
-    ("evaluate.sh", ["--lang", "de"], "--checkpoint is required"),
-    ("evaluate.sh", ["--lang", "de", "--checkpoint", "/nonexistent.pt"], "--checkpoint /nonexistent.pt does not exist"),
-    ("prepare.sh", ["--langs", "de", "--vocab-size", "many"], "--vocab-size must be a positive integer"),
-    ("prepare.sh", ["--langs", "en"], "en is the target side"),
-    ("prepare.sh", ["--archive", "/nonexistent.tgz"], "--archive /nonexistent.tgz does not exist"),
-    ("prepare.sh", ["--bogus"], "unknown option '--bogus'"),
-    ("run_all.sh", ["--methods", "baseline rdrop"], "'rdrop' is not baseline or intra"),
-    ("ablate.sh", ["--lang", "de", "--passes", "0 2"], "--passes: '0' is not a positive integer"),
-    ("ablate.sh", ["--lang", "de", "--alpha-modes", "cosine"], "'cosine' is not fixed or adaptive"),
-    ("ablate.sh", ["--passes", "2"], "--lang is required"),
-    ("ablate.sh", ["--lang", "de", "--preset", "huge"], "--preset must be paper or small (got 'huge')"),
-    ("train.sh", ["--lang", "de", "--method", "intra", "--preset", "huge"], "--preset must be paper or small"),
-    ("run_all.sh", ["--preset", "huge"], "--preset must be paper or small (got 'huge')"),
-    ("prepare.sh", ["--langs", "de", "--train-pairs", "-3"], "--train-pairs must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "script,args,message",
+    [
+        ("train.sh", ["--method", "intra"], "--lang is required"),
+        ("train.sh", ["--lang", "de"], "--method is required"),
+        ("train.sh", ["--lang", "de", "--method", "rdrop"], "--method must be baseline or intra (got 'rdrop')"),
+        (
+            "train.sh",
+            ["--lang", "de", "--method", "intra", "--out", "/nonexistent"],
+            "no prepared data in /nonexistent/data/de-en/bin",
+        ),
+        ("evaluate.sh", ["--lang", "de"], "--checkpoint is required"),
+        (
+            "evaluate.sh",
+            ["--lang", "de", "--checkpoint", "/nonexistent.pt"],
+            "--checkpoint /nonexistent.pt does not exist",
+        ),
+        ("prepare.sh", ["--langs", "de", "--vocab-size", "many"], "--vocab-size must be a positive integer"),
+        ("prepare.sh", ["--langs", "en"], "en is the target side"),
+        ("prepare.sh", ["--archive", "/nonexistent.tgz"], "--archive /nonexistent.tgz does not exist"),
+        ("prepare.sh", ["--bogus"], "unknown option '--bogus'"),
+        ("run_all.sh", ["--methods", "baseline rdrop"], "'rdrop' is not baseline or intra"),
+        ("ablate.sh", ["--lang", "de", "--passes", "0 2"], "--passes: '0' is not a positive integer"),
+        ("ablate.sh", ["--lang", "de", "--alpha-modes", "cosine"], "'cosine' is not fixed or adaptive"),
+        ("ablate.sh", ["--passes", "2"], "--lang is required"),
+        ("ablate.sh", ["--lang", "de", "--preset", "huge"], "--preset must be paper or small (got 'huge')"),
+        ("train.sh", ["--lang", "de", "--method", "intra", "--preset", "huge"], "--preset must be paper or small"),
+        ("run_all.sh", ["--preset", "huge"], "--preset must be paper or small (got 'huge')"),
+        ("prepare.sh", ["--langs", "de", "--train-pairs", "-3"], "--train-pairs must be a positive integer"),
+    ],
+)
 def test_wrong_or_missing_arguments_fail_clearly(script, args, message):
     proc = bash(script, *args, check=False)
     assert proc.returncode != 0
@@ -203,8 +227,10 @@ def test_run_all_trains_evaluates_and_summarises(done):
     intra_log = (out / "runs" / "de-en" / "intra" / "train.log").read_text()
     assert "train_intra_distillation_loss" in intra_log
     # The adaptive schedule over 3 updates (p=5): 0 at the first update, the full 5 from N/p on.
-    by_update = {int(r["num_updates"]): float(r["alpha"])
-                 for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)}
+    by_update = {
+        int(r["num_updates"]): float(r["alpha"])
+        for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)
+    }
     assert by_update == {1: 0.0, 2: 5.0, 3: 5.0}
     assert "train_intra_distillation_loss" not in (out / "runs" / "de-en" / "baseline" / "train.log").read_text()
     # Both methods load the plugin (same code path, portable checkpoints).
@@ -223,10 +249,17 @@ def test_second_run_skips_finished_steps(done, release):
     out = done["out"]
     ckpt = out / "runs" / "de-en" / "intra" / "checkpoint_best.pt"
     before = ckpt.stat().st_mtime_ns
-    proc = bash("run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200",
-                "--", *TRAIN_OPTS)
-    for step in ("pair archives present", "step 2 (cleaned text) done", "step 3 (SentencePiece) done",
-                 "step 4 (binarising) done", "de-en intra is trained, skipping", "bleu-test.json exists, skipping"):
+    proc = bash(
+        "run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200", "--", *TRAIN_OPTS
+    )
+    for step in (
+        "pair archives present",
+        "step 2 (cleaned text) done",
+        "step 3 (SentencePiece) done",
+        "step 4 (binarising) done",
+        "de-en intra is trained, skipping",
+        "bleu-test.json exists, skipping",
+    ):
         assert step in proc.stderr, step
     assert "training intra model" not in proc.stderr and "decoding test" not in proc.stderr
     assert ckpt.stat().st_mtime_ns == before
@@ -264,15 +297,15 @@ def test_train_force_starts_again(done):
 def test_ablation_table_with_fixed_alpha(done):
     # One run keeps the suite short: the adaptive schedule is run_all's intra model (checked above).
     out = done["out"]
-    proc = bash("ablate.sh", "--lang", "de", "--passes", "2", "--alpha-modes", "fixed", "--out", out,
-                "--", *TRAIN_OPTS)
+    proc = bash("ablate.sh", "--lang", "de", "--passes", "2", "--alpha-modes", "fixed", "--out", out, "--", *TRAIN_OPTS)
     table_dir = out / "ablation" / "de-en"
     table = (table_dir / "table.txt").read_text()
     assert table in proc.stdout
     assert re.search(r"^de-en\s+K2-fixed\s+\d+\.\d\d\s+\d+\.\d{3}\s+3\s+\d+\s+\d+", table, re.M), table
     assert json.loads((table_dir / "K2-fixed" / "bleu-test.json").read_text())["num_sentences"] == 15
-    by_update = {int(r["num_updates"]): float(r["alpha"])
-                 for r in log_records(table_dir / "K2-fixed" / "train.log", inner=True)}
+    by_update = {
+        int(r["num_updates"]): float(r["alpha"]) for r in log_records(table_dir / "K2-fixed" / "train.log", inner=True)
+    }
     assert by_update == {1: 5.0, 2: 5.0, 3: 5.0}  # constant from the first update
     assert "'num_passes': 2" in proc.stdout + proc.stderr and "'adaptive_alpha': False" in proc.stdout + proc.stderr
     rows = json.loads((table_dir / "table.json").read_text())["runs"]
@@ -290,16 +323,27 @@ def test_prepare_force_redoes_the_pair(done, release):
 
 
 def test_unpack_takes_every_language_in_one_pass(release, tmp_path):
-    run([sys.executable, "-m", "fairseq_intradistill.data.iwslt14", "unpack", "--archive", release,
-         "--langs", "de nl", "--out", tmp_path])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.iwslt14",
+            "unpack",
+            "--archive",
+            release,
+            "--langs",
+            "de nl",
+            "--out",
+            tmp_path,
+        ]
+    )
     for lang in ("de", "nl"):
         with tarfile.open(tmp_path / f"{lang}-en.tgz") as tar:
             assert f"{lang}-en/train.tags.{lang}-en.{lang}" in tar.getnames()
 
 
 def _prepare_fails(archive: Path, out: Path, langs: str = "de") -> str:
-    proc = bash("prepare.sh", "--langs", langs, "--archive", archive, "--out", out, "--vocab-size", "200",
-                check=False)
+    proc = bash("prepare.sh", "--langs", langs, "--archive", archive, "--out", out, "--vocab-size", "200", check=False)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.stderr
@@ -348,8 +392,20 @@ def test_empty_test_file_is_named(tmp_path):
 
 
 def test_bad_recipe_option_is_explained(done):
-    proc = bash("train.sh", "--lang", "de", "--method", "intra", "--out", done["out"], "--alpha-mode", "cosine",
-                "--save-dir", done["out"] / "never", check=False)
+    proc = bash(
+        "train.sh",
+        "--lang",
+        "de",
+        "--method",
+        "intra",
+        "--out",
+        done["out"],
+        "--alpha-mode",
+        "cosine",
+        "--save-dir",
+        done["out"] / "never",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "invalid choice: 'cosine'" in proc.stderr and "invalid options:" in proc.stderr
     assert not (done["out"] / "never" / "train.log").exists()
@@ -357,8 +413,21 @@ def test_bad_recipe_option_is_explained(done):
 
 def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
     ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
-    bash("evaluate.sh", "--lang", "de", "--out", done["out"], "--checkpoint", ckpt, "--eval-dir", tmp_path,
-         "--max-len-b", "4", "--batch-size", "5")
+    bash(
+        "evaluate.sh",
+        "--lang",
+        "de",
+        "--out",
+        done["out"],
+        "--checkpoint",
+        ckpt,
+        "--eval-dir",
+        tmp_path,
+        "--max-len-b",
+        "4",
+        "--batch-size",
+        "5",
+    )
     log = (tmp_path / "generate-test.log").read_text()
     assert "'max_len_b': 4" in log and "'batch_size': 5" in log
     assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
@@ -366,39 +435,65 @@ def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
 
 def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
     out = tmp_path / "small"
-    proc = bash("run_all.sh", "--langs", "de", "--archive", release, "--out", out, "--preset", "small",
-                "--train-pairs", "120", "--vocab-size", "200", "--", "--max-update", "2", "--log-interval", "1")
+    proc = bash(
+        "run_all.sh",
+        "--langs",
+        "de",
+        "--archive",
+        release,
+        "--out",
+        out,
+        "--preset",
+        "small",
+        "--train-pairs",
+        "120",
+        "--vocab-size",
+        "200",
+        "--",
+        "--max-update",
+        "2",
+        "--log-interval",
+        "1",
+    )
     data = out / "data" / "de-en"
     full = done["out"] / "data" / "de-en"
     # A seeded subset of aligned training pairs; SentencePiece trained on it; valid and test unchanged.
     de = (data / "subset" / "train.de").read_text().splitlines()
     en = (data / "subset" / "train.en").read_text().splitlines()
-    all_pairs = list(zip((full / "raw" / "train.de").read_text().splitlines(),
-                         (full / "raw" / "train.en").read_text().splitlines()))
+    all_pairs = list(
+        zip((full / "raw" / "train.de").read_text().splitlines(), (full / "raw" / "train.en").read_text().splitlines())
+    )
     assert len(de) == len(en) == 120 and set(zip(de, en)) <= set(all_pairs)
     assert len((data / "spm" / "train.en").read_text().splitlines()) == 120
     for split in ("valid", "test"):
         assert (data / "raw" / f"{split}.en").read_text() == (full / "raw" / f"{split}.en").read_text()
     assert "training on 120 pairs drawn with seed 1" in proc.stderr
-    assert json.loads((data / "preparation.json").read_text()) == {"train_pairs": 120, "subset_seed": 1,
-                                                                   "vocab_size": 200}
+    assert json.loads((data / "preparation.json").read_text()) == {
+        "train_pairs": 120,
+        "subset_seed": 1,
+        "vocab_size": 200,
+    }
     # The preset's model and batch reached fairseq; the schedule's horizon is the run's N.
     log = (out / "runs" / "de-en" / "intra" / "train.log").read_text()
     assert "encoder_embed_dim=128" in log and "encoder_layers=2" in log and "'max_tokens': 2048" in log
     assert "'lr': [0.001]" in log and "'warmup_updates': 500" in log
-    by_update = {int(r["num_updates"]): float(r["alpha"])
-                 for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)}
+    by_update = {
+        int(r["num_updates"]): float(r["alpha"])
+        for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)
+    }
     assert by_update == {1: 0.0, 2: 5.0}
     for method in ("baseline", "intra"):
         assert json.loads((out / "runs" / "de-en" / method / "bleu-test.json").read_text())["num_sentences"] == 15
     assert json.loads((out / "runs" / "de-en" / "experiment.json").read_text())["benchmark"] == "iwslt14-small"
     # The same subset again: every step skipped.  Another N, seed or vocabulary: refused.
-    again = bash("prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--train-pairs", "120",
-                 "--vocab-size", "200")
+    again = bash(
+        "prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--train-pairs", "120", "--vocab-size", "200"
+    )
     assert "step 3 (SentencePiece) done, skipping" in again.stderr
     for args in (["--train-pairs", "60"], ["--train-pairs", "120", "--subset-seed", "2"], []):
-        proc = bash("prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200", *args,
-                    check=False)
+        proc = bash(
+            "prepare.sh", "--langs", "de", "--archive", release, "--out", out, "--vocab-size", "200", *args, check=False
+        )
         assert proc.returncode != 0 and "was prepared with --train-pairs 120 --subset-seed 1" in proc.stderr
         assert "give --force to prepare it again, or another --out" in proc.stderr
     assert len((data / "spm" / "train.en").read_text().splitlines()) == 120

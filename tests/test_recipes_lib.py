@@ -1,6 +1,5 @@
 """scripts/common/*: a broken installation stops the scripts with its real error (lib.sh)."""
 
-import sys
 from pathlib import Path
 
 from conftest import REPO, TINY_MODEL, run
@@ -19,8 +18,11 @@ def test_a_fairseq_that_fails_to_import_shows_its_error(toy_bin, tmp_path):
     (shadow / "fairseq").mkdir(parents=True)
     (shadow / "fairseq" / "__init__.py").write_text('raise RuntimeError("broken fairseq for the test")\n')
     save = tmp_path / "run"
-    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL,
-                "--max-update", "1"], env=_env(shadow), check=False)
+    proc = run(
+        ["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL, "--max-update", "1"],
+        env=_env(shadow),
+        check=False,
+    )
     assert proc.returncode != 0
     assert "RuntimeError: broken fairseq for the test" in proc.stderr, proc.stderr
     assert "cannot import fairseq (the Python error above)" in proc.stderr
@@ -30,8 +32,11 @@ def test_a_fairseq_that_fails_to_import_shows_its_error(toy_bin, tmp_path):
     ckpt.write_bytes(b"not used")
     ref = tmp_path / "ref.txt"
     ref.write_text("a\n")
-    proc = run(["bash", EVALUATE, "--data", toy_bin, "--checkpoint", ckpt, "--reference", ref,
-                "--out", tmp_path / "eval"], env=_env(shadow), check=False)
+    proc = run(
+        ["bash", EVALUATE, "--data", toy_bin, "--checkpoint", ckpt, "--reference", ref, "--out", tmp_path / "eval"],
+        env=_env(shadow),
+        check=False,
+    )
     assert proc.returncode != 0 and "RuntimeError: broken fairseq for the test" in proc.stderr
     assert not (tmp_path / "eval" / "generate-test.log").exists()
 
@@ -49,8 +54,23 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
         "torch.cuda.device_count = device_count\n"
     )
     save = tmp_path / "run"
-    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "baseline", "--save-dir", save, *TINY_MODEL,
-                "--max-update", "1"], env=_env(shadow), check=False)
+    proc = run(
+        [
+            "bash",
+            TRAIN,
+            "--data",
+            toy_bin,
+            "--method",
+            "baseline",
+            "--save-dir",
+            save,
+            *TINY_MODEL,
+            "--max-update",
+            "1",
+        ],
+        env=_env(shadow),
+        check=False,
+    )
     assert proc.returncode != 0
     assert "The NVIDIA driver on your system is too old (test)" in proc.stderr, proc.stderr
     assert "cannot count the GPUs with torch" in proc.stderr
@@ -60,15 +80,50 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
 def test_without_a_recipe_the_method_defaults_come_first_and_later_options_win(toy_bin, toy_raw, tmp_path):
     # The quickstart's use: no --recipe, its own model and options after the method's defaults.
     save = tmp_path / "run"
-    proc = run(["bash", TRAIN, "--data", toy_bin, "--method", "intra", "--save-dir", save, *TINY_MODEL,
-                "--max-update", "1", "--alpha-p", "2", "--alpha-mode", "fixed"])
+    proc = run(
+        [
+            "bash",
+            TRAIN,
+            "--data",
+            toy_bin,
+            "--method",
+            "intra",
+            "--save-dir",
+            save,
+            *TINY_MODEL,
+            "--max-update",
+            "1",
+            "--alpha-p",
+            "2",
+            "--alpha-mode",
+            "fixed",
+        ]
+    )
     config = proc.stdout + proc.stderr
     assert "'num_passes': 3" in config and "'alpha_p': 2.0, 'alpha_q': 10.0" in config
     assert "'adaptive_alpha': False" in config and "'max_update': 1" in config
     # Unknown options of the evaluation script reach fairseq-generate.
     out = tmp_path / "eval"
-    run(["bash", EVALUATE, "--data", toy_bin, "--checkpoint", save / "checkpoint_last.pt",
-         "--reference", toy_raw / "test.tgt", "--out", out, "--beam", "2", "--max-len-b", "3", "--batch-size", "7"])
+    run(
+        [
+            "bash",
+            EVALUATE,
+            "--data",
+            toy_bin,
+            "--checkpoint",
+            save / "checkpoint_last.pt",
+            "--reference",
+            toy_raw / "test.tgt",
+            "--out",
+            out,
+            "--beam",
+            "2",
+            "--max-len-b",
+            "3",
+            "--batch-size",
+            "7",
+        ]
+    )
     log = (out / "generate-test.log").read_text()
     assert "'max_len_b': 3" in log and "'batch_size': 7" in log and "'beam': 2" in log
     assert (out / "bleu-test.json").is_file()

@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run
-from fairseq_intradistill import results
+
 from fairseq_intradistill.data import iwslt14, moses, recipes, wmt17
 from fairseq_intradistill.data.archives import ArchiveError, verify_archive
 
@@ -23,9 +22,9 @@ def test_clean_mask_is_clean_corpus_n():
 
 
 def test_moses_round_trip_restores_escaped_text():
-    tokens = moses.tokenize_lines(["It's a \"test\" & more."], "en")
+    tokens = moses.tokenize_lines(['It\'s a "test" & more.'], "en")
     assert tokens == ["It &apos;s a &quot; test &quot; &amp; more ."]
-    assert moses.detokenize_lines([t.lower() for t in tokens], "en") == ["it's a \"test\" & more."]
+    assert moses.detokenize_lines([t.lower() for t in tokens], "en") == ['it\'s a "test" & more.']
 
 
 def test_split_valid_takes_every_23rd_line():
@@ -35,8 +34,14 @@ def test_split_valid_takes_every_23rd_line():
 
 
 def test_train_lines_and_seg_lines():
-    tags = ["<url>http://x</url>", "<keywords>a</keywords>", "<talkid>1</talkid>",
-            "<title>My Talk</title>", "<description>About</description>", "Hello there."]
+    tags = [
+        "<url>http://x</url>",
+        "<keywords>a</keywords>",
+        "<talkid>1</talkid>",
+        "<title>My Talk</title>",
+        "<description>About</description>",
+        "Hello there.",
+    ]
     assert iwslt14.train_lines(tags) == ["My Talk", "About", "Hello there."]
     xml = ['<doc docid="1">', '<seg id="1"> It\u2019s Here </seg>', "<title>t</title>", '<seg id="22">Two</seg>']
     assert iwslt14.seg_lines(xml) == ["it's here", "two"]
@@ -60,14 +65,24 @@ def test_flags_for_both_recipes():
     assert "--adaptive-alpha" in flags and value(flags, "--alpha-q") == "10"
     assert "--num-passes" not in recipes.train_flags("iwslt14", "baseline", gpus=1)
     fixed = recipes.train_flags("iwslt14", "intra", 1, num_passes=4, alpha_mode="fixed", arch="transformer")
-    assert "--adaptive-alpha" not in fixed and value(fixed, "--num-passes") == "4" and value(fixed, "--arch") == "transformer"
+    assert (
+        "--adaptive-alpha" not in fixed
+        and value(fixed, "--num-passes") == "4"
+        and value(fixed, "--arch") == "transformer"
+    )
     wmt = recipes.train_flags("wmt17", "intra", gpus=2)
     assert value(wmt, "--alpha-p") == "10" and value(wmt, "--alpha-q") == "16" and "--share-all-embeddings" not in wmt
     assert value(wmt, "--update-freq") == "8" and value(wmt, "--max-update") == "80000"
     # The authors' development command (METHOD.md), flag by flag.
-    for flag, expected in (("--adam-eps", "1e-6"), ("--fp16-init-scale", "16"), ("--max-source-positions", "512"),
-                           ("--max-target-positions", "512"), ("--save-interval-updates", "300"),
-                           ("--keep-interval-updates", "1"), ("--warmup-updates", "4000")):
+    for flag, expected in (
+        ("--adam-eps", "1e-6"),
+        ("--fp16-init-scale", "16"),
+        ("--max-source-positions", "512"),
+        ("--max-target-positions", "512"),
+        ("--save-interval-updates", "300"),
+        ("--keep-interval-updates", "1"),
+        ("--warmup-updates", "4000"),
+    ):
         assert value(wmt, flag) == expected, flag
     assert "--skip-invalid-size-inputs-valid-test" in wmt and "--patience" not in wmt
     for flag, expected in (("--fp16-init-scale", "16"), ("--patience", "40"), ("--max-source-positions", "512")):
@@ -81,8 +96,23 @@ def test_flags_for_both_recipes():
             assert len(names) == len(set(names)), (name, method)
     with pytest.raises(ValueError, match="baseline or intra"):
         recipes.train_flags("iwslt14", "rdrop", 1)
-    proc = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--recipe", "iwslt14",
-                "--method", "intra", "--gpus", "1", "--num-passes", "0"], check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.recipes",
+            "flags",
+            "--recipe",
+            "iwslt14",
+            "--method",
+            "intra",
+            "--gpus",
+            "1",
+            "--num-passes",
+            "0",
+        ],
+        check=False,
+    )
     assert proc.returncode != 0 and "number of passes must be >= 1" in proc.stderr
 
 
@@ -124,8 +154,10 @@ def test_fetch_uses_a_local_copy_and_records_its_checksum(tmp_path):
 
 
 def test_compound_split_and_bleu():
-    assert wmt17.compound_split("Ein Test-Fall mit Nord-Süd-Achse") == \
-        "Ein Test ##AT##-##AT## Fall mit Nord ##AT##-##AT## Süd ##AT##-##AT## Achse"
+    assert (
+        wmt17.compound_split("Ein Test-Fall mit Nord-Süd-Achse")
+        == "Ein Test ##AT##-##AT## Fall mit Nord ##AT##-##AT## Süd ##AT##-##AT## Achse"
+    )
     # Non-overlapping matches, as Perl's s///g: the middle letter of "A-B-C" is consumed once.
     assert wmt17.compound_split("A-B-C") == "A ##AT##-##AT## B-C"
     perfect = wmt17.compound_bleu(["Das ist ein Test-Fall."], ["Das ist ein Test-Fall."])
@@ -136,8 +168,9 @@ def _write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0)
     folder.mkdir(parents=True)
     record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
     (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
-    (folder / "bleu-test.json").write_text(json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a",
-                                                       "length_ratio": 0.5 + bleu / 100}))
+    (folder / "bleu-test.json").write_text(
+        json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a", "length_ratio": 0.5 + bleu / 100})
+    )
 
 
 def test_results_table_per_pair_beside_the_paper(tmp_path):
@@ -146,8 +179,18 @@ def test_results_table_per_pair_beside_the_paper(tmp_path):
         _write_run(exp / "baseline", base)
         _write_run(exp / "intra", intra, wall=60.0)
         (exp / "experiment.json").write_text(json.dumps({"benchmark": "iwslt14", "pair": pair}))
-    proc = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "de-en", tmp_path / "nl-en",
-                "--json", tmp_path / "rows.json", "--no-significance"])
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.results",
+            tmp_path / "de-en",
+            tmp_path / "nl-en",
+            "--json",
+            tmp_path / "rows.json",
+            "--no-significance",
+        ]
+    )
     lines = proc.stdout.splitlines()
     de = next(line for line in lines if line.startswith("iwslt14    de-en")).split()
     nl = next(line for line in lines if line.startswith("iwslt14    nl-en")).split()
@@ -158,16 +201,28 @@ def test_results_table_per_pair_beside_the_paper(tmp_path):
     assert re.search(r"^de-en\s+intra\s+32\.50\s+0\.825\s+10\s+60\s+\d+\s+3\.00x$", proc.stdout, re.M)
     rows = json.loads((tmp_path / "rows.json").read_text())["runs"]
     assert [(r["pair"], r["method"], r["paper_bleu"]) for r in rows] == [
-        ("de-en", "baseline", 33.07), ("de-en", "intra", 36.10), ("nl-en", "baseline", None), ("nl-en", "intra", None)]
+        ("de-en", "baseline", 33.07),
+        ("de-en", "intra", 36.10),
+        ("nl-en", "baseline", None),
+        ("nl-en", "intra", None),
+    ]
 
 
 def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
     _write_run(tmp_path / "quick" / "baseline", 12.0)
     out = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "quick"]).stdout
-    assert out.splitlines()[0].split() == ["experiment", "method", "BLEU", "ratio", "updates", "time", "s", "tokens/s",
-                                           "cost"]
+    assert out.splitlines()[0].split() == [
+        "experiment",
+        "method",
+        "BLEU",
+        "ratio",
+        "updates",
+        "time",
+        "s",
+        "tokens/s",
+        "cost",
+    ]
     assert "paper" not in out and "n/a" not in out
-
 
 
 def test_small_preset_flags_and_schedule_horizon():
@@ -175,10 +230,21 @@ def test_small_preset_flags_and_schedule_horizon():
 
     flags = recipes.train_flags("iwslt14-small", "intra", gpus=0)
     value = lambda name: flags[flags.index(name) + 1]  # noqa: E731
-    small = {"--arch": "transformer", "--encoder-layers": "2", "--decoder-layers": "2",
-             "--encoder-embed-dim": "128", "--decoder-embed-dim": "128", "--dropout": "0.3",
-             "--max-tokens": "2048", "--update-freq": "1", "--max-update": "2500",
-             "--alpha": "5", "--alpha-p": "5", "--alpha-q": "10", "--num-passes": "3"}
+    small = {
+        "--arch": "transformer",
+        "--encoder-layers": "2",
+        "--decoder-layers": "2",
+        "--encoder-embed-dim": "128",
+        "--decoder-embed-dim": "128",
+        "--dropout": "0.3",
+        "--max-tokens": "2048",
+        "--update-freq": "1",
+        "--max-update": "2500",
+        "--alpha": "5",
+        "--alpha-p": "5",
+        "--alpha-q": "10",
+        "--num-passes": "3",
+    }
     assert {name: value(name) for name in small} == small
     assert "--adaptive-alpha" in flags and "--alpha-max-update" not in flags  # N = --max-update
     assert recipes.recipe_field("iwslt14-small", "vocab_size") == "4000"
@@ -192,15 +258,43 @@ def test_small_preset_flags_and_schedule_horizon():
 
 
 def test_method_flags_without_a_recipe():
-    out = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra",
-               "--alpha-mode", "fixed", "--num-passes", "2"]).stdout.split()
-    assert out == ["--task", "translation_intra_distillation", "--criterion", "intra_distillation",
-                   "--num-passes", "2", "--alpha", "5", "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x"]
+    out = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.recipes",
+            "flags",
+            "--method",
+            "intra",
+            "--alpha-mode",
+            "fixed",
+            "--num-passes",
+            "2",
+        ]
+    ).stdout.split()
+    assert out == [
+        "--task",
+        "translation_intra_distillation",
+        "--criterion",
+        "intra_distillation",
+        "--num-passes",
+        "2",
+        "--alpha",
+        "5",
+        "--alpha-p",
+        "5",
+        "--alpha-q",
+        "10",
+        "--divergence",
+        "x",
+    ]
     assert recipes.method_flags("baseline") == ["--task", "translation", "--criterion", "label_smoothed_cross_entropy"]
     with pytest.raises(ValueError, match="--num-passes and --alpha-mode are for --method intra"):
         recipes.method_flags("baseline", num_passes=2)
-    proc = run([sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra",
-                "--max-update", "10"], check=False)
+    proc = run(
+        [sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra", "--max-update", "10"],
+        check=False,
+    )
     assert proc.returncode != 0 and "--max-update replace a recipe's settings: give --recipe" in proc.stderr
 
 
@@ -230,13 +324,18 @@ def test_train_pairs_subset_is_seeded_aligned_and_recorded(tmp_path):
         subsets.append(de)
     assert subsets[0] == subsets[1]  # deterministic across runs
     pair = tmp_path / "a"
-    assert json.loads((pair / "preparation.json").read_text()) == {"train_pairs": 30, "subset_seed": 1,
-                                                                   "vocab_size": 4000}
+    assert json.loads((pair / "preparation.json").read_text()) == {
+        "train_pairs": 30,
+        "subset_seed": 1,
+        "vocab_size": 4000,
+    }
     assert iwslt14.select_training(pair, "de", 30, 1, 4000) == "kept"
-    for args, message in (((50, 1, 4000), "--train-pairs 50 --subset-seed 1"),
-                          ((30, 2, 4000), "--train-pairs 30 --subset-seed 2"),
-                          ((None, 1, 4000), "not all training pairs"),
-                          ((30, 1, 12000), "--vocab-size 12000")):
+    for args, message in (
+        ((50, 1, 4000), "--train-pairs 50 --subset-seed 1"),
+        ((30, 2, 4000), "--train-pairs 30 --subset-seed 2"),
+        ((None, 1, 4000), "not all training pairs"),
+        ((30, 1, 12000), "--vocab-size 12000"),
+    ):
         with pytest.raises(iwslt14.PreparationMismatch, match=message):
             iwslt14.select_training(pair, "de", *args)
 

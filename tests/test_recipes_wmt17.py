@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
-
 from conftest import REPO, TINY_MODEL, run
+
 from fairseq_intradistill.data.toy_corpus import ToyLanguage
 
 SCRIPTS = REPO / "scripts" / "wmt17"
@@ -37,8 +37,10 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _sgm(setid: str, kind: str, lang: str, segments: List[str]) -> bytes:
     body = "\n".join(f'<seg id="{i + 1}">{s}</seg>' for i, s in enumerate(segments))
-    return (f'<{kind} setid="{setid}" srclang="any" trglang="{lang}">\n<doc sysid="ref" docid="d1" '
-            f'genre="news" origlang="en">\n<p>\n{body}\n</p>\n</doc>\n</{kind}>\n').encode()
+    return (
+        f'<{kind} setid="{setid}" srclang="any" trglang="{lang}">\n<doc sysid="ref" docid="d1" '
+        f'genre="news" origlang="en">\n<p>\n{body}\n</p>\n</doc>\n</{kind}>\n'
+    ).encode()
 
 
 def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = None) -> Tuple[Path, Dict]:
@@ -47,7 +49,7 @@ def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = 
     rng = random.Random(7)
     toy = ToyLanguage(seed=0)
     expected = {}
-    for i, (archive, prefix) in enumerate(TRAIN_MEMBERS.items()):
+    for archive, prefix in TRAIN_MEMBERS.items():
         pairs = [toy.sentence_pair(rng) for _ in range(PER_CORPUS)]
         # English is the source here; punctuation to normalise, and one pair to drop (ratio).
         en = [p[1][:-1] + " \u201cok\u201d ." if j == 0 else p[1] for j, p in enumerate(pairs)]
@@ -64,7 +66,11 @@ def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = 
         refs = [p[0] + " - " + "ja" for p in pairs]
         expected[year] = refs
         with tarfile.open(folder / archive, "w:gz") as tar:
-            _add(tar, f"test/newstest{year}-ende-src.en.sgm", _sgm(f"newstest{year}", "srcset", "en", [p[1] for p in pairs]))
+            _add(
+                tar,
+                f"test/newstest{year}-ende-src.en.sgm",
+                _sgm(f"newstest{year}", "srcset", "en", [p[1] for p in pairs]),
+            )
             ref_segments = [] if (empty_test_ref and year == 2017) else refs
             _add(tar, f"test/newstest{year}-ende-ref.de.sgm", _sgm(f"newstest{year}", "refset", "de", ref_segments))
             _add(tar, f"test/newstest{year}-deen-src.de.sgm", _sgm(f"newstest{year}", "srcset", "de", refs))
@@ -79,8 +85,19 @@ def bash(script: str, *args, check: bool = True):
 def wmt(tmp_path_factory) -> Dict:
     folder, expected = build_wmt(tmp_path_factory.mktemp("wmt_downloads"))
     out = tmp_path_factory.mktemp("wmt_work") / "wmt17"
-    proc = bash("prepare.sh", "--archive-dir", folder, "--out", out, "--vocab-size", "200",
-                "--spm-sentences", "1000", "--workers", "1")
+    proc = bash(
+        "prepare.sh",
+        "--archive-dir",
+        folder,
+        "--out",
+        out,
+        "--vocab-size",
+        "200",
+        "--spm-sentences",
+        "1000",
+        "--workers",
+        "1",
+    )
     return {"folder": folder, "expected": expected, "out": out, "proc": proc}
 
 

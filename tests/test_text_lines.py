@@ -4,11 +4,10 @@ import json
 import sys
 
 import pytest
+from conftest import run
 
 from fairseq_intradistill.data.archives import decode
 from fairseq_intradistill.textio import read_lines, split_lines
-
-from conftest import run
 
 # Sentences as web-crawled text has them: a line separator, a NEL, a lone carriage return,
 # a vertical tab; the last line ends the Windows way.
@@ -47,8 +46,19 @@ def test_evaluation_keeps_references_aligned(tmp_path):
     generate = tmp_path / "gen.txt"
     generate.write_text("".join(f"D-{i}\t-0.5\t{h}\n" for i, h in enumerate(hypotheses)), encoding="utf-8")
     out = tmp_path / "bleu.json"
-    run([sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", generate,
-         "--reference", reference, "--out", out])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.evaluation",
+            "--generate-output",
+            generate,
+            "--reference",
+            reference,
+            "--out",
+            out,
+        ]
+    )
     result = json.loads(out.read_text())
     assert result["num_sentences"] == len(SENTENCES)
     assert result["bleu"] == round(sacrebleu.corpus_bleu(hypotheses, [SENTENCES]).score, 2)
@@ -58,11 +68,25 @@ def test_compound_bleu_keeps_references_aligned(tmp_path):
     reference = tmp_path / "ref.txt"
     reference.write_bytes(TEXT.encode("utf-8"))
     hypotheses = tmp_path / "hyp.txt"  # a system that printed plain spaces
-    hypotheses.write_text("".join(s.replace("\u2028", " ").replace("\u2029", " ") + "\n" for s in SENTENCES)
-                          .replace("\r", " "), encoding="utf-8")
+    hypotheses.write_text(
+        "".join(s.replace("\u2028", " ").replace("\u2029", " ") + "\n" for s in SENTENCES).replace("\r", " "),
+        encoding="utf-8",
+    )
     out = tmp_path / "bleu.json"
-    run([sys.executable, "-m", "fairseq_intradistill.data.wmt17", "compound-bleu", "--hypotheses", hypotheses,
-         "--reference", reference, "--out", out])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.wmt17",
+            "compound-bleu",
+            "--hypotheses",
+            hypotheses,
+            "--reference",
+            reference,
+            "--out",
+            out,
+        ]
+    )
     assert json.loads(out.read_text())["num_sentences"] == len(SENTENCES)
 
 
@@ -70,10 +94,26 @@ def test_compound_bleu_keeps_references_aligned(tmp_path):
 def spm_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("spm")
     corpus = root / "train.txt"
-    corpus.write_text("".join(f"der {w} satz hat {n} wörter .\n" for n in range(30)
-                              for w in ("erste", "zweite", "dritte")), encoding="utf-8")
-    proc = run([sys.executable, "-m", "fairseq_intradistill.data.spm", "train", "--inputs", corpus,
-                "--model-prefix", root / "spm", "--vocab-size", "60", "--threads", "1"])
+    corpus.write_text(
+        "".join(f"der {w} satz hat {n} wörter .\n" for n in range(30) for w in ("erste", "zweite", "dritte")),
+        encoding="utf-8",
+    )
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.spm",
+            "train",
+            "--inputs",
+            corpus,
+            "--model-prefix",
+            root / "spm",
+            "--vocab-size",
+            "60",
+            "--threads",
+            "1",
+        ]
+    )
     return root / "spm.model", proc
 
 
@@ -89,8 +129,22 @@ def test_spm_encode_keeps_one_line_per_line_in_batches(spm_model, tmp_path):
     source = tmp_path / "in.txt"
     source.write_bytes((TEXT + "ein letzter satz .\n").encode("utf-8"))
     cli_out = tmp_path / "cli.txt"
-    proc = run([sys.executable, "-m", "fairseq_intradistill.data.spm", "encode", "--model", model,
-                "--input", source, "--output", cli_out, "--threads", "2"])
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.data.spm",
+            "encode",
+            "--model",
+            model,
+            "--input",
+            source,
+            "--output",
+            cli_out,
+            "--threads",
+            "2",
+        ]
+    )
     assert f"encoded {len(SENTENCES) + 1} lines" in proc.stdout
     encoded = read_lines(cli_out)
     assert len(encoded) == len(SENTENCES) + 1

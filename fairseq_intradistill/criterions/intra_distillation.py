@@ -6,7 +6,6 @@ model and the loss; the task only tells it the update number (see
 so its ``loss``/``nll_loss`` compare with a baseline's.
 """
 
-
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
@@ -80,9 +79,7 @@ def check_config(cfg: IntraDistillationCriterionConfig, task: Any) -> None:
     if cfg.alpha < 0:
         raise ValueError(f"--alpha must be >= 0 (got {cfg.alpha})")
     if str(cfg.divergence) == "mse" and isinstance(task, TranslationTask):
-        raise ValueError(
-            "--divergence mse is for regression outputs; a translation task needs x, js or sym_kl"
-        )
+        raise ValueError("--divergence mse is for regression outputs; a translation task needs x, js or sym_kl")
     if cfg.adaptive_alpha:
         if cfg.alpha_p <= 0:
             raise ValueError(f"--alpha-p must be > 0 with --adaptive-alpha (got {cfg.alpha_p})")
@@ -93,9 +90,7 @@ def check_config(cfg: IntraDistillationCriterionConfig, task: Any) -> None:
         if cfg.alpha_max_update < 0:
             raise ValueError(f"--alpha-max-update must be >= 0 (got {cfg.alpha_max_update})")
         if cfg.alpha_max_update == 0 and (cfg.max_update or 0) <= 0:
-            raise ValueError(
-                "--adaptive-alpha needs a horizon: set --max-update > 0 or --alpha-max-update > 0"
-            )
+            raise ValueError("--adaptive-alpha needs a horizon: set --max-update > 0 or --alpha-max-update > 0")
         if not getattr(task, "feeds_num_updates_to_criterion", False):
             raise ValueError(
                 "--adaptive-alpha needs --task translation_intra_distillation, which tells the "
@@ -232,9 +227,7 @@ class IntraDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         id_loss = sum(log.get("intra_distillation_loss", 0) for log in logging_outputs)
         alpha_weighted = sum(log.get("alpha_weighted", 0) for log in logging_outputs)
         # Base 2 and per token (or sentence), like fairseq's loss, so the two compare.
-        metrics.log_scalar(
-            "intra_distillation_loss", id_loss / sample_size / math.log(2), sample_size, round=4
-        )
+        metrics.log_scalar("intra_distillation_loss", id_loss / sample_size / math.log(2), sample_size, round=4)
         metrics.log_scalar("alpha", alpha_weighted / sample_size, sample_size, round=4)
 
     @staticmethod

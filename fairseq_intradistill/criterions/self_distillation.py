@@ -47,7 +47,9 @@ class SelfDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     )
     kd_divergence: KD_DIVERGENCE_CHOICES = field(  # type: ignore[valid-type]
         default="kl",
-        metadata={"help": "kl: KL(teacher || student), word-level distillation; x: the paper's X-divergence of the pair"},
+        metadata={
+            "help": "kl: KL(teacher || student), word-level distillation; x: the paper's X-divergence of the pair"
+        },
     )
 
 
@@ -69,7 +71,9 @@ def load_teacher(path: str, task: Any) -> torch.nn.Module:
     try:
         state = checkpoint_utils.load_checkpoint_to_cpu(path)
     except Exception as e:
-        raise ValueError(f"--teacher-path {path}: cannot read it as a fairseq checkpoint: {type(e).__name__}: {e}") from e
+        raise ValueError(
+            f"--teacher-path {path}: cannot read it as a fairseq checkpoint: {type(e).__name__}: {e}"
+        ) from e
     if state.get("args") is not None:
         cfg = convert_namespace_to_omegaconf(state["args"])
     elif state.get("cfg") is not None:
@@ -126,9 +130,7 @@ class SelfDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])
         lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
-        loss, nll_loss = label_smoothed_nll_loss(
-            lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce
-        )
+        loss, nll_loss = label_smoothed_nll_loss(lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce)
         teacher = self._teacher_like(model)
         with torch.no_grad():
             teacher_output = teacher(**sample["net_input"])

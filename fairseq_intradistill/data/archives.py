@@ -128,7 +128,10 @@ def read_member(tar: tarfile.TarFile, member: str, name: str) -> bytes:
 
 
 def decode(data: bytes, name: str) -> List[str]:
-    """UTF-8 text as lines, split on ``\\n`` only (see :mod:`fairseq_intradistill.textio`); a decoding error names the file."""
+    """UTF-8 text as lines, split on ``\\n`` only (see :mod:`fairseq_intradistill.textio`).
+
+    A decoding error names the file.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -159,8 +162,7 @@ def download(
         part.replace(target)
         return digest
     raise ArchiveError(
-        f"could not download {target.name}:\n  " + "\n  ".join(errors)
-        + (f"\n{manual_hint}" if manual_hint else "")
+        f"could not download {target.name}:\n  " + "\n  ".join(errors) + (f"\n{manual_hint}" if manual_hint else "")
     )
 
 
@@ -183,4 +185,3 @@ def _fetch(url: str, target: Path) -> None:
                 last = time.monotonic()
                 of = f" of {total / 1e6:,.0f}" if total else ""
                 print(f"  {target.name}: {done / 1e6:,.0f}{of} MB", file=sys.stderr, flush=True)
-

@@ -38,16 +38,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from fairseq_intradistill.data import moses
 from fairseq_intradistill.data.archives import (
-    ArchiveError,
     _READ_ERRORS,
+    ArchiveError,
     decode,
     download,
     find_member,
     member_names,
     open_tar,
-    read_to_end,
     read_member,
-    sha256sum,
+    read_to_end,
     verify_archive,
 )
 
@@ -136,8 +135,7 @@ def unpack(archive: Path, langs: Sequence[str], out: Path) -> Dict[str, Path]:
 
 def _stream(tar, archive: Path):
     try:
-        for member in tar:
-            yield member
+        yield from tar
     except _READ_ERRORS as e:
         raise ArchiveError(f"{archive}: corrupt or truncated archive ({e})") from e
 
@@ -305,8 +303,10 @@ def select_training(pair_dir: Path, lang: str, train_pairs: Optional[int], seed:
     if train_pairs:
         lines = {side: (raw / f"train.{side}").read_text(encoding="utf-8").splitlines() for side in (lang, TARGET)}
         if len(lines[lang]) != len(lines[TARGET]):
-            raise ValueError(f"{raw}: train.{lang} and train.{TARGET} are not aligned "
-                             f"({len(lines[lang])} and {len(lines[TARGET])} lines)")
+            raise ValueError(
+                f"{raw}: train.{lang} and train.{TARGET} are not aligned "
+                f"({len(lines[lang])} and {len(lines[TARGET])} lines)"
+            )
         keep = subset_indices(len(lines[lang]), train_pairs, seed)
         subset.mkdir(parents=True, exist_ok=True)
         for side in (lang, TARGET):
@@ -394,7 +394,7 @@ def main(argv=None) -> None:
                     print(f"note: the paper's {split} set has {n:,} pairs, this one {sizes[split]:,}", file=sys.stderr)
     except (ArchiveError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from e
 
 
 if __name__ == "__main__":

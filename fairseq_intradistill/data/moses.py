@@ -45,7 +45,7 @@ def _map_chunks(
     label: str,
 ) -> List[str]:
     """Apply ``function(lang, chunk)`` to chunks of ``lines`` in order, printing progress to stderr."""
-    chunks = [list(lines[i:i + _CHUNK]) for i in range(0, len(lines), _CHUNK)]
+    chunks = [list(lines[i : i + _CHUNK]) for i in range(0, len(lines), _CHUNK)]
     out: List[str] = []
     start = last_report = time.monotonic()
     job = partial(function, lang)

@@ -1,7 +1,7 @@
 """Joint SentencePiece models: train one on several files, encode text with it.
 
-    python -m fairseq_intradistill.data.spm train --inputs A B --model-prefix P --vocab-size N
-    python -m fairseq_intradistill.data.spm encode --model P.model --input IN --output OUT
+python -m fairseq_intradistill.data.spm train --inputs A B --model-prefix P --vocab-size N
+python -m fairseq_intradistill.data.spm encode --model P.model --input IN --output OUT
 """
 
 from __future__ import annotations
@@ -61,9 +61,7 @@ def train_joint(
     return Path(f"{model_prefix}.model")
 
 
-def encode_file(
-    model: Path, source: Path, target: Path, num_threads: int = 0, batch_lines: int = BATCH_LINES
-) -> int:
+def encode_file(model: Path, source: Path, target: Path, num_threads: int = 0, batch_lines: int = BATCH_LINES) -> int:
     """Encode ``source`` into pieces, one line per line; return the number of lines.
 
     Lines end at ``\\n`` only (:mod:`fairseq_intradistill.textio`), so that a ``\\r`` or U+2028
@@ -95,8 +93,11 @@ def _batches(lines: Iterator[str], size: int) -> Iterator[List[str]]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.spm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.data.spm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a joint model")
     train.add_argument("--inputs", nargs="+", type=Path, required=True)
@@ -117,8 +118,14 @@ def main(argv=None) -> None:
         if args.vocab_size < 8:
             parser.error(f"--vocab-size must be >= 8 (got {args.vocab_size})")
         try:
-            model = train_joint(args.inputs, args.model_prefix, args.vocab_size, args.character_coverage,
-                                input_sentence_size=args.input_sentence_size, num_threads=args.threads)
+            model = train_joint(
+                args.inputs,
+                args.model_prefix,
+                args.vocab_size,
+                args.character_coverage,
+                input_sentence_size=args.input_sentence_size,
+                num_threads=args.threads,
+            )
         except ValueError as e:
             parser.error(str(e))
         print(f"SentencePiece model: {model}")

@@ -37,7 +37,6 @@ from fairseq_intradistill.data.archives import (
     member_names,
     open_tar,
     read_member,
-    verify_archive,
 )
 from fairseq_intradistill.textio import read_lines
 
@@ -52,19 +51,26 @@ class Source:
 
 
 FILES: Dict[str, Source] = {
-    "europarl": Source("training-parallel-europarl-v7.tgz",
-                       "https://www.statmt.org/wmt13/training-parallel-europarl-v7.tgz", None),
-    "commoncrawl": Source("training-parallel-commoncrawl.tgz",
-                          "https://www.statmt.org/wmt13/training-parallel-commoncrawl.tgz", None),
-    "news-commentary": Source("training-parallel-nc-v12.tgz",
-                              "https://data.statmt.org/wmt17/translation-task/training-parallel-nc-v12.tgz", None),
+    "europarl": Source(
+        "training-parallel-europarl-v7.tgz", "https://www.statmt.org/wmt13/training-parallel-europarl-v7.tgz", None
+    ),
+    "commoncrawl": Source(
+        "training-parallel-commoncrawl.tgz", "https://www.statmt.org/wmt13/training-parallel-commoncrawl.tgz", None
+    ),
+    "news-commentary": Source(
+        "training-parallel-nc-v12.tgz",
+        "https://data.statmt.org/wmt17/translation-task/training-parallel-nc-v12.tgz",
+        None,
+    ),
     "rapid": Source("rapid2016.tgz", "https://data.statmt.org/wmt17/translation-task/rapid2016.tgz", None),
     # The two test archives and their md5 as sacreBLEU's dataset registry lists them
     # (wmt16 and wmt17); both are called test.tgz upstream, so they are saved under these names.
-    "newstest2016": Source("wmt16-test.tgz", "https://data.statmt.org/wmt16/translation-task/test.tgz",
-                           "3d809cd0c2c86adb2c67034d15c4e446"),
-    "newstest2017": Source("wmt17-test.tgz", "https://data.statmt.org/wmt17/translation-task/test.tgz",
-                           "86a1724c276004aa25455ae2a04cef26"),
+    "newstest2016": Source(
+        "wmt16-test.tgz", "https://data.statmt.org/wmt16/translation-task/test.tgz", "3d809cd0c2c86adb2c67034d15c4e446"
+    ),
+    "newstest2017": Source(
+        "wmt17-test.tgz", "https://data.statmt.org/wmt17/translation-task/test.tgz", "86a1724c276004aa25455ae2a04cef26"
+    ),
 }
 # Member base names of the parallel text: <prefix>.de / <prefix>.en.
 TRAIN_PREFIXES: Dict[str, str] = {
@@ -110,7 +116,7 @@ def missing_files(archive_dir: Path) -> List[str]:
 def fetch(archive_dir: Path) -> None:
     """Download every missing file of :data:`FILES` into ``archive_dir`` and check it."""
     archive_dir.mkdir(parents=True, exist_ok=True)
-    for key, source in FILES.items():
+    for source in FILES.values():
         target = archive_dir / source.archive
         if target.is_file():
             continue
@@ -235,8 +241,11 @@ def compound_bleu(hypotheses: Sequence[str], references: Sequence[str], lang: st
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.wmt17", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.data.wmt17",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fetch", help="download the missing files")
     p.add_argument("--archive-dir", type=Path, required=True)
@@ -254,7 +263,9 @@ def main(argv=None) -> None:
             fetch(args.archive_dir)
         elif args.command == "raw":
             stats = prepare_raw(args.archive_dir, args.out, moses.default_workers(args.workers))
-            print(f"en-de: train {stats['train']:,}, valid {stats['valid']:,}, test {stats['test']:,} pairs in {args.out}")
+            print(
+                f"en-de: train {stats['train']:,}, valid {stats['valid']:,}, test {stats['test']:,} pairs in {args.out}"
+            )
         else:
             for flag, path in (("--hypotheses", args.hypotheses), ("--reference", args.reference)):
                 if not path.is_file():
@@ -264,7 +275,7 @@ def main(argv=None) -> None:
             print(f"tokenised compound-split {result['score_string']}")
     except (ArchiveError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from e
 
 
 if __name__ == "__main__":
