@@ -33,7 +33,7 @@ setup(
         "numpy",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.17"],
+        "test": ["pytest>=7", "ruff>=0.17,<0.18"],
         "analysis": ["matplotlib>=3.5"],
         # Transformers integration (fairseq_intradistill.hf); metrics use scipy/scikit-learn,
         # seqeval for NER: nothing that downloads code at run time.

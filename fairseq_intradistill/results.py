@@ -162,8 +162,9 @@ def training_stats(log_path: Path) -> dict:
     }
 
 
-def best_valid(valid: List[Tuple[Optional[float], int, float]], budget: Optional[float] = None
-               ) -> Optional[Tuple[float, int, Optional[float]]]:
+def best_valid(
+    valid: List[Tuple[Optional[float], int, float]], budget: Optional[float] = None
+) -> Optional[Tuple[float, int, Optional[float]]]:
     """(loss, update, seconds) of the lowest validation loss, within ``budget`` seconds if given.
 
     The first of equal losses is kept; with a budget, validations that could not be timed
@@ -271,12 +272,16 @@ def _scored_run(experiment_dir: Path, method: str) -> Tuple[dict, Path, List[str
             "or leave the test out with --no-significance"
         )
     if not hyp_file.is_file():
-        raise ValueError(f"{hyp_file} is missing (written by scripts/common/evaluate.sh beside {bleu_file.name}); "
-                         "the significance test needs the hypotheses")
+        raise ValueError(
+            f"{hyp_file} is missing (written by scripts/common/evaluate.sh beside {bleu_file.name}); "
+            "the significance test needs the hypotheses"
+        )
     reference = Path(bleu["reference"])
     if not reference.is_file():
-        raise ValueError(f"{bleu_file} was scored against {reference}, which is missing (moved?): evaluate again, "
-                         "or leave the test out with --no-significance")
+        raise ValueError(
+            f"{bleu_file} was scored against {reference}, which is missing (moved?): evaluate again, "
+            "or leave the test out with --no-significance"
+        )
     if file_sha256(reference) != bleu["reference_sha256"]:
         raise ValueError(f"{reference} has changed since {bleu_file} was scored against it (sha256 differs)")
     return bleu, reference, read_lines(hyp_file)
@@ -299,25 +304,36 @@ def paired_bootstrap(experiment_dir: Path, samples: int = DEFAULT_SAMPLES) -> Op
     if base["reference_sha256"] != intra["reference_sha256"]:
         raise ValueError(
             f"{experiment_dir}: baseline and intra were scored against different references: "
-            f"{experiment_dir / 'baseline' / 'bleu-test.json'} against {base_ref} (sha256 {base['reference_sha256'][:12]}...), "
-            f"{experiment_dir / 'intra' / 'bleu-test.json'} against {intra_ref} (sha256 {intra['reference_sha256'][:12]}...)"
+            f"{experiment_dir / 'baseline' / 'bleu-test.json'} against {base_ref} "
+            f"(sha256 {base['reference_sha256'][:12]}...), "
+            f"{experiment_dir / 'intra' / 'bleu-test.json'} against {intra_ref} "
+            f"(sha256 {intra['reference_sha256'][:12]}...)"
         )
     references = read_lines(base_ref)
     for method, hyps in zip(METHOD_ORDER, (base_hyps, intra_hyps)):
         if len(hyps) != len(references):
-            raise ValueError(f"{experiment_dir / method / 'hyp-test.txt'} has {len(hyps)} lines, "
-                             f"the reference {base_ref} {len(references)}")
+            raise ValueError(
+                f"{experiment_dir / method / 'hyp-test.txt'} has {len(hyps)} lines, "
+                f"the reference {base_ref} {len(references)}"
+            )
     lowercase = "case:lc" in (base.get("signature") or "")
-    test = PairedTest(list(zip(METHOD_ORDER, (base_hyps, intra_hyps))), {"BLEU": BLEU(lowercase=lowercase)},
-                      [references], test_type="bs", n_samples=samples)
+    test = PairedTest(
+        list(zip(METHOD_ORDER, (base_hyps, intra_hyps))),
+        {"BLEU": BLEU(lowercase=lowercase)},
+        [references],
+        test_type="bs",
+        n_samples=samples,
+    )
     signatures, results = test()
     signature = signatures["BLEU"]
     base_result, intra_result = results["BLEU"]
     for method, bleu, result in (("baseline", base, base_result), ("intra", intra, intra_result)):
         if bleu.get("bleu") is not None and round(result.score, 2) != round(float(bleu["bleu"]), 2):
-            raise ValueError(f"{experiment_dir / method / 'hyp-test.txt'} scores {result.score:.2f} BLEU against "
-                             f"{base_ref}, but {experiment_dir / method / 'bleu-test.json'} says {bleu['bleu']}: "
-                             "one of them is stale; evaluate again (scripts/common/evaluate.sh --force)")
+            raise ValueError(
+                f"{experiment_dir / method / 'hyp-test.txt'} scores {result.score:.2f} BLEU against "
+                f"{base_ref}, but {experiment_dir / method / 'bleu-test.json'} says {bleu['bleu']}: "
+                "one of them is stale; evaluate again (scripts/common/evaluate.sh --force)"
+            )
     gain = intra_result.score - base_result.score
     return PairedBootstrap(
         experiment=experiment_dir.name,
@@ -366,33 +382,46 @@ def across_folders(runs: List[RunSummary], pairs: List[PairedBootstrap]) -> List
     for (benchmark, pair), folders in groups.items():
         if len(folders) < 2:
             continue
-        methods = sorted({m for by_method in folders.values() for m in by_method},
-                         key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), m))
+        methods = sorted(
+            {m for by_method in folders.values() for m in by_method},
+            key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), m),
+        )
         per_method = {}
         for method in methods:
             bleus = [f[method].bleu for f in folders.values() if method in f and f[method].bleu is not None]
-            ratios = [f[method].length_ratio for f in folders.values()
-                      if method in f and f[method].length_ratio is not None]
+            ratios = [
+                f[method].length_ratio for f in folders.values() if method in f and f[method].length_ratio is not None
+            ]
             (bleu_mean, bleu_std), (ratio_mean, ratio_std) = _mean_std(bleus), _mean_std(ratios)
-            per_method[method] = {"n": len(bleus), "bleu_mean": bleu_mean, "bleu_std": bleu_std,
-                                  "length_ratio_n": len(ratios), "length_ratio_mean": ratio_mean,
-                                  "length_ratio_std": ratio_std}
-        gains = [f["intra"].bleu - f["baseline"].bleu for f in folders.values()
-                 if "baseline" in f and "intra" in f and f["baseline"].bleu is not None and f["intra"].bleu is not None]
+            per_method[method] = {
+                "n": len(bleus),
+                "bleu_mean": bleu_mean,
+                "bleu_std": bleu_std,
+                "length_ratio_n": len(ratios),
+                "length_ratio_mean": ratio_mean,
+                "length_ratio_std": ratio_std,
+            }
+        gains = [
+            f["intra"].bleu - f["baseline"].bleu
+            for f in folders.values()
+            if "baseline" in f and "intra" in f and f["baseline"].bleu is not None and f["intra"].bleu is not None
+        ]
         gain_mean, gain_std = _mean_std(gains)
         tested = [tests[folder] for folder in folders if folder in tests]
-        out.append({
-            "benchmark": benchmark,
-            "pair": pair,
-            "folders": list(folders),
-            "methods": per_method,
-            "gain_n": len(gains),
-            "gain_mean": gain_mean,
-            "gain_std": gain_std,
-            "intra_ahead": sum(g > 0 for g in gains),
-            "tested": len(tested),
-            "intra_significantly_ahead": sum(p.ahead == "intra" and p.significant for p in tested),
-        })
+        out.append(
+            {
+                "benchmark": benchmark,
+                "pair": pair,
+                "folders": list(folders),
+                "methods": per_method,
+                "gain_n": len(gains),
+                "gain_mean": gain_mean,
+                "gain_std": gain_std,
+                "intra_ahead": sum(g > 0 for g in gains),
+                "tested": len(tested),
+                "intra_significantly_ahead": sum(p.ahead == "intra" and p.significant for p in tested),
+            }
+        )
     return out
 
 
@@ -405,8 +434,10 @@ def _resumed(r: RunSummary) -> str:
 
 
 def format_table(runs: List[RunSummary]) -> str:
-    header = (f"{'experiment':<16} {'method':<10} {'BLEU':>6} {'ratio':>6} {'updates':>8} {'time s':>8} "
-              f"{'tokens/s':>9} {'cost':>6}")
+    header = (
+        f"{'experiment':<16} {'method':<10} {'BLEU':>6} {'ratio':>6} {'updates':>8} {'time s':>8} "
+        f"{'tokens/s':>9} {'cost':>6}"
+    )
     lines = [header, "-" * len(header)]
     baseline_seconds = {r.folder: r.seconds for r in runs if r.method == "baseline"}
     for r in runs:
@@ -414,7 +445,8 @@ def format_table(runs: List[RunSummary]) -> str:
         cost = r.seconds / base if (base and r.seconds) else None
         lines.append(
             f"{r.experiment:<16} {r.method:<10} {_fmt(r.bleu, '.2f'):>6} {_fmt(r.length_ratio, '.3f'):>6} "
-            f"{_fmt(r.updates, 'd'):>8} {_fmt(r.seconds, '.0f') + _resumed(r):>8} {_fmt(r.tokens_per_second, '.0f'):>9} "
+            f"{_fmt(r.updates, 'd'):>8} {_fmt(r.seconds, '.0f') + _resumed(r):>8} "
+            f"{_fmt(r.tokens_per_second, '.0f'):>9} "
             f"{_fmt(cost, '.2f') + ('x' if cost else ''):>6}"
         )
     lines += [f"sacreBLEU signature: {s}" for s in sorted({r.signature for r in runs if r.signature})]
@@ -423,8 +455,10 @@ def format_table(runs: List[RunSummary]) -> str:
         "clock of the training run; tokens/s = target tokens per second of it; cost = time relative to the baseline"
     )
     if any(_resumed(r) for r in runs):
-        lines.append("* resumed: the time adds up its fairseq runs (fairseq's clock stops after a mid-epoch resume, "
-                     "so it may be short)")
+        lines.append(
+            "* resumed: the time adds up its fairseq runs (fairseq's clock stops after a mid-epoch resume, "
+            "so it may be short)"
+        )
     return "\n".join(lines)
 
 
@@ -434,21 +468,31 @@ def format_significance(pairs: List[PairedBootstrap]) -> str:
         return ""
     samples = sorted({p.samples for p in pairs})
     seeds = sorted({p.seed for p in pairs})
-    lines = [f"Paired bootstrap resampling, intra vs baseline (sacreBLEU, {', '.join(map(str, samples))} resamples, "
-             f"seed {', '.join(seeds)})"]
-    header = (f"{'experiment':<16} {'baseline':>8} {'95% CI':>14} {'intra':>8} {'95% CI':>14} {'gain':>6} "
-              f"{'p-value':>7}  ahead")
+    lines = [
+        f"Paired bootstrap resampling, intra vs baseline (sacreBLEU, {', '.join(map(str, samples))} resamples, "
+        f"seed {', '.join(seeds)})"
+    ]
+    header = (
+        f"{'experiment':<16} {'baseline':>8} {'95% CI':>14} {'intra':>8} {'95% CI':>14} {'gain':>6} "
+        f"{'p-value':>7}  ahead"
+    )
     lines += [header, "-" * (len(header) + 12)]
     for p in pairs:
-        verdict = "tie" if p.ahead == "tie" else \
-            f"{p.ahead} ({'p < ' + format(ALPHA_LEVEL, 'g') if p.significant else 'not significant'})"
+        verdict = (
+            "tie"
+            if p.ahead == "tie"
+            else f"{p.ahead} ({'p < ' + format(ALPHA_LEVEL, 'g') if p.significant else 'not significant'})"
+        )
         lines.append(
             f"{p.experiment:<16} {p.baseline_bleu:>8.2f} {f'{p.baseline_mean:.2f} ± {p.baseline_ci:.2f}':>14} "
-            f"{p.intra_bleu:>8.2f} {f'{p.intra_mean:.2f} ± {p.intra_ci:.2f}':>14} {p.gain:>+6.2f} {p.p_value:>7.4f}  {verdict}"
+            f"{p.intra_bleu:>8.2f} {f'{p.intra_mean:.2f} ± {p.intra_ci:.2f}':>14} {p.gain:>+6.2f} "
+            f"{p.p_value:>7.4f}  {verdict}"
         )
     lines += [f"sacreBLEU signature: {s}" for s in sorted({p.signature for p in pairs})]
-    lines.append("95% CI = mean ± half-width over the resamples (sacreBLEU's report); p-value = how often a "
-                 "resampled difference is as large as the observed one under the null hypothesis")
+    lines.append(
+        "95% CI = mean ± half-width over the resamples (sacreBLEU's report); p-value = how often a "
+        "resampled difference is as large as the observed one under the null hypothesis"
+    )
     return "\n".join(lines)
 
 
@@ -458,8 +502,10 @@ def format_equal_compute(runs: List[RunSummary]) -> str:
     if not timed:
         return ""
     lines = ["Equal compute: best validation loss (base 2) within a time budget, beside the best overall"]
-    header = (f"{'experiment':<16} {'method':<10} {'budget s':>8} {'in budget':>9} {'update':>7} {'at s':>6} "
-              f"{'overall':>8} {'update':>7}")
+    header = (
+        f"{'experiment':<16} {'method':<10} {'budget s':>8} {'in budget':>9} {'update':>7} {'at s':>6} "
+        f"{'overall':>8} {'update':>7}"
+    )
     lines += [header, "-" * len(header)]
     for r in timed:
         lines.append(
@@ -467,8 +513,10 @@ def format_equal_compute(runs: List[RunSummary]) -> str:
             f"{_fmt(r.budget_valid_update, 'd'):>7} {_fmt(r.budget_valid_seconds, '.0f'):>6} "
             f"{_fmt(r.best_valid_loss, '.3f'):>8} {_fmt(r.best_valid_update, 'd'):>7}"
         )
-    lines.append("budget = --time-budget, else the baseline's training time in the same folder; times are fairseq's "
-                 "wall clock (whole seconds), a validation timed at the first training record logged after it")
+    lines.append(
+        "budget = --time-budget, else the baseline's training time in the same folder; times are fairseq's "
+        "wall clock (whole seconds), a validation timed at the first training record logged after it"
+    )
     return "\n".join(lines)
 
 
@@ -488,13 +536,20 @@ def format_across(summaries: List[dict]) -> str:
         header = f"{'method':<10} {'n':>3} {'BLEU mean ± std':>17} {'ratio mean ± std':>17}"
         lines += [header, "-" * len(header)]
         for method, m in s["methods"].items():
-            lines.append(f"{method:<10} {m['n']:>3} {_mean_std_cell(m['bleu_mean'], m['bleu_std'], '.2f'):>17} "
-                         f"{_mean_std_cell(m['length_ratio_mean'], m['length_ratio_std'], '.3f'):>17}")
+            lines.append(
+                f"{method:<10} {m['n']:>3} {_mean_std_cell(m['bleu_mean'], m['bleu_std'], '.2f'):>17} "
+                f"{_mean_std_cell(m['length_ratio_mean'], m['length_ratio_std'], '.3f'):>17}"
+            )
         if s["gain_n"]:
-            tested = (f", significantly (p < {ALPHA_LEVEL:g}) in {s['intra_significantly_ahead']} of {s['tested']} tested"
-                      if s["tested"] else "")
-            lines.append(f"gain intra - baseline, paired per folder: {_mean_std_cell(s['gain_mean'], s['gain_std'], '+.2f')} "
-                         f"(n = {s['gain_n']}); intra ahead in {s['intra_ahead']} of {s['gain_n']}{tested}")
+            tested = (
+                f", significantly (p < {ALPHA_LEVEL:g}) in {s['intra_significantly_ahead']} of {s['tested']} tested"
+                if s["tested"]
+                else ""
+            )
+            lines.append(
+                f"gain intra - baseline, paired per folder: {_mean_std_cell(s['gain_mean'], s['gain_std'], '+.2f')} "
+                f"(n = {s['gain_n']}); intra ahead in {s['intra_ahead']} of {s['gain_n']}{tested}"
+            )
         lines.append("± = sample standard deviation over the folders (n - 1)")
     return "\n".join(lines)
 
@@ -517,18 +572,24 @@ def format_pair_table(runs: List[RunSummary]) -> str:
     for r in runs:
         if r.benchmark:
             pairs.setdefault((r.benchmark, r.pair), {}).setdefault(r.method, []).append(r)
-    header = (f"{'benchmark':<10} {'pair':<7} {'baseline':>8} {'ratio':>6} {'intra':>7} {'ratio':>6} {'gain':>6} "
-              f"{'paper baseline':>14} {'paper intra':>11} {'paper gain':>10}")
+    header = (
+        f"{'benchmark':<10} {'pair':<7} {'baseline':>8} {'ratio':>6} {'intra':>7} {'ratio':>6} {'gain':>6} "
+        f"{'paper baseline':>14} {'paper intra':>11} {'paper gain':>10}"
+    )
     lines = [header, "-" * len(header)]
     gains: Dict[str, List[float]] = {}
     several = False
     for (benchmark, pair), by_method in sorted(pairs.items()):
         # Several folders of one pair (seeds): their mean, as the summary across folders shows it.
         several |= any(len(v) > 1 for v in by_method.values())
-        base, base_ratio = (_mean_std([getattr(r, key) for r in by_method.get("baseline", []) if getattr(r, key) is not None])[0]
-                            for key in ("bleu", "length_ratio"))
-        intra, intra_ratio = (_mean_std([getattr(r, key) for r in by_method.get("intra", []) if getattr(r, key) is not None])[0]
-                              for key in ("bleu", "length_ratio"))
+        base, base_ratio = (
+            _mean_std([getattr(r, key) for r in by_method.get("baseline", []) if getattr(r, key) is not None])[0]
+            for key in ("bleu", "length_ratio")
+        )
+        intra, intra_ratio = (
+            _mean_std([getattr(r, key) for r in by_method.get("intra", []) if getattr(r, key) is not None])[0]
+            for key in ("bleu", "length_ratio")
+        )
         paper = PAPER_BLEU.get((benchmark, pair), {})
         gain = _gain(base, intra)
         if gain is not None:
@@ -543,25 +604,34 @@ def format_pair_table(runs: List[RunSummary]) -> str:
     for benchmark, values in sorted(gains.items()):
         published = PAPER_MEAN_GAIN.get(benchmark)
         paper_note = f"paper, {published[1]} pairs: {published[0]:+.2f}" if published else f"paper: {MISSING}"
-        lines.append(f"{benchmark} mean gain over {len(values)} pair(s): {sum(values) / len(values):+.2f} ({paper_note})")
-    for (benchmark, pair) in sorted(pairs):
+        lines.append(
+            f"{benchmark} mean gain over {len(values)} pair(s): {sum(values) / len(values):+.2f} ({paper_note})"
+        )
+    for benchmark, pair in sorted(pairs):
         repro = REPRODUCTION_BLEU.get((benchmark, pair))
         if repro:
-            lines.append(f"{benchmark} {pair}, independent reproduction (1 V100): baseline {repro['baseline']:.2f}, "
-                         f"intra {repro['intra']:.2f}")
+            lines.append(
+                f"{benchmark} {pair}, independent reproduction (1 V100): baseline {repro['baseline']:.2f}, "
+                f"intra {repro['intra']:.2f}"
+            )
     compound = [r for r in runs if r.bleu_compound is not None]
     for r in compound:
-        lines.append(f"{r.benchmark or r.experiment} {r.pair or ''} {r.method}: tokenised compound-split BLEU "
-                     f"{r.bleu_compound:.2f}")
+        lines.append(
+            f"{r.benchmark or r.experiment} {r.pair or ''} {r.method}: tokenised compound-split BLEU "
+            f"{r.bleu_compound:.2f}"
+        )
     if several:
         lines.append("a pair run in several folders (e.g. seeds) shows their mean")
-    lines.append(f"{MISSING} = the paper's number for this pair is not in our sources (docs/reproduction.md); "
-                 "- = not run or not evaluated yet; ratio = hypothesis / reference length")
+    lines.append(
+        f"{MISSING} = the paper's number for this pair is not in our sources (docs/reproduction.md); "
+        "- = not run or not evaluated yet; ratio = hypothesis / reference length"
+    )
     return "\n".join(lines)
 
 
-def report(dirs: List[Path], time_budget: Optional[float] = None, significance: bool = True,
-           samples: int = DEFAULT_SAMPLES) -> dict:
+def report(
+    dirs: List[Path], time_budget: Optional[float] = None, significance: bool = True, samples: int = DEFAULT_SAMPLES
+) -> dict:
     """Everything the command prints, as data: runs, paired bootstrap tests, summaries across folders."""
     if time_budget is not None and time_budget <= 0:
         raise ValueError(f"--time-budget must be > 0 seconds (got {time_budget:g})")
@@ -572,37 +642,60 @@ def report(dirs: List[Path], time_budget: Optional[float] = None, significance: 
 
 def format_report(result: dict) -> str:
     runs = result["runs"]
-    parts = [format_table(runs), format_significance(result["paired_bootstrap"]), format_equal_compute(runs),
-             format_across(result["across_folders"])]
+    parts = [
+        format_table(runs),
+        format_significance(result["paired_bootstrap"]),
+        format_equal_compute(runs),
+        format_across(result["across_folders"]),
+    ]
     if any(r.benchmark for r in runs):
         parts.append(format_pair_table(runs))
     return "\n\n".join(p for p in parts if p)
 
 
 def report_json(result: dict) -> dict:
-    return {"runs": [asdict(r) for r in result["runs"]],
-            "paired_bootstrap": [asdict(p) for p in result["paired_bootstrap"]],
-            "across_folders": result["across_folders"]}
+    return {
+        "runs": [asdict(r) for r in result["runs"]],
+        "paired_bootstrap": [asdict(p) for p in result["paired_bootstrap"]],
+        "across_folders": result["across_folders"],
+    }
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.results", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
-                        help="experiment folders, each with one folder per method (baseline, intra, ...)")
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.results",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "dirs",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="experiment folders, each with one folder per method (baseline, intra, ...)",
+    )
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
-    parser.add_argument("--time-budget", type=float, metavar="SECONDS",
-                        help="equal-compute budget for every run (default: the baseline's training time in each folder)")
-    parser.add_argument("--bootstrap-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
-                        help=f"resamples of the paired bootstrap test (default: {DEFAULT_SAMPLES}, sacreBLEU's); "
-                             "sacreBLEU seeds it with $SACREBLEU_SEED (default 12345)")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="equal-compute budget for every run (default: the baseline's training time in each folder)",
+    )
+    parser.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=DEFAULT_SAMPLES,
+        metavar="N",
+        help=f"resamples of the paired bootstrap test (default: {DEFAULT_SAMPLES}, sacreBLEU's); "
+        "sacreBLEU seeds it with $SACREBLEU_SEED (default 12345)",
+    )
     parser.add_argument("--no-significance", action="store_true", help="leave the paired bootstrap test out")
     args = parser.parse_args(argv)
     try:
         result = report(args.dirs, args.time_budget, not args.no_significance, args.bootstrap_samples)
     except (ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from e
     print(format_report(result))
     if args.json:
         args.json.write_text(json.dumps(report_json(result), indent=2) + "\n")

@@ -5,15 +5,35 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
 
 from fairseq_intradistill.schedule import adaptive_alpha
 
-from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
-
-INTRA = ["--user-dir", USER_DIR, "--task", "translation_intra_distillation", "--criterion", "intra_distillation",
-         "--label-smoothing", "0.1"]
-SCHEDULE = ["--num-passes", "3", "--alpha", "5", "--adaptive-alpha", "--alpha-p", "5", "--alpha-q", "10",
-            "--alpha-max-update", "40", "--divergence", "x"]
+INTRA = [
+    "--user-dir",
+    USER_DIR,
+    "--task",
+    "translation_intra_distillation",
+    "--criterion",
+    "intra_distillation",
+    "--label-smoothing",
+    "0.1",
+]
+SCHEDULE = [
+    "--num-passes",
+    "3",
+    "--alpha",
+    "5",
+    "--adaptive-alpha",
+    "--alpha-p",
+    "5",
+    "--alpha-q",
+    "10",
+    "--alpha-max-update",
+    "40",
+    "--divergence",
+    "x",
+]
 
 # Runs a fairseq command in a process where `import fairseq_intradistill` fails, as on the
 # machine of a colleague who does not have the plugin.
@@ -32,8 +52,20 @@ runpy.run_module(sys.argv[0], run_name="__main__")
 
 
 def train(data, save_dir, *extra):
-    return run([cli("fairseq-train"), data, "--save-dir", save_dir, "--log-format", "json", "--log-interval", "1",
-                *TINY_MODEL, *extra])
+    return run(
+        [
+            cli("fairseq-train"),
+            data,
+            "--save-dir",
+            save_dir,
+            "--log-format",
+            "json",
+            "--log-interval",
+            "1",
+            *TINY_MODEL,
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,46 +94,112 @@ def test_alpha_follows_the_schedule_across_resume(trained):
 
 def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
     save, _, _ = trained
-    code = WITHOUT_PLUGIN.replace("import runpy", "import torch\nsd = torch.load(sys.argv[1], weights_only=True)\n"
-                                  "print(sorted(sd)); raise SystemExit(0)")
+    code = WITHOUT_PLUGIN.replace(
+        "import runpy",
+        "import torch\nsd = torch.load(sys.argv[1], weights_only=True)\nprint(sorted(sd)); raise SystemExit(0)",
+    )
     out = run([sys.executable, "-c", code, save / "checkpoint_last.pt"])
     assert "'model'" in out.stdout and "'cfg'" in out.stdout
 
 
 def test_generate_with_the_plugin(trained, toy_bin):
     save, _, _ = trained
-    out = run([cli("fairseq-generate"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
-               "--beam", "5", "--remove-bpe", "sentencepiece", "--scoring", "sacrebleu", "--cpu",
-               "--max-tokens", "2000", "--required-batch-size-multiple", "1"])
+    out = run(
+        [
+            cli("fairseq-generate"),
+            toy_bin,
+            "--path",
+            save / "checkpoint_last.pt",
+            "--user-dir",
+            USER_DIR,
+            "--beam",
+            "5",
+            "--remove-bpe",
+            "sentencepiece",
+            "--scoring",
+            "sacrebleu",
+            "--cpu",
+            "--max-tokens",
+            "2000",
+            "--required-batch-size-multiple",
+            "1",
+        ]
+    )
     assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 40
     assert "BLEU" in out.stdout.splitlines()[-1]
 
 
 def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
     save, _, _ = trained
-    out = run([sys.executable, "-c", WITHOUT_PLUGIN, "fairseq_cli.generate", toy_bin,
-               "--path", save / "checkpoint_last.pt", "--task", "translation", "--beam", "2", "--cpu",
-               "--max-tokens", "2000", "--required-batch-size-multiple", "1"])
+    out = run(
+        [
+            sys.executable,
+            "-c",
+            WITHOUT_PLUGIN,
+            "fairseq_cli.generate",
+            toy_bin,
+            "--path",
+            save / "checkpoint_last.pt",
+            "--task",
+            "translation",
+            "--beam",
+            "2",
+            "--cpu",
+            "--max-tokens",
+            "2000",
+            "--required-batch-size-multiple",
+            "1",
+        ]
+    )
     assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 40
 
 
 def test_interactive_and_validate(trained, toy_bin):
     save, _, _ = trained
     source = (toy_bin.parent / "spm" / "test.src").read_text().splitlines()[:3]
-    out = run([cli("fairseq-interactive"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
-               "--beam", "2", "--cpu", "--source-lang", "src", "--target-lang", "tgt"],
-              input_text="\n".join(source) + "\n")
+    out = run(
+        [
+            cli("fairseq-interactive"),
+            toy_bin,
+            "--path",
+            save / "checkpoint_last.pt",
+            "--user-dir",
+            USER_DIR,
+            "--beam",
+            "2",
+            "--cpu",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+        ],
+        input_text="\n".join(source) + "\n",
+    )
     assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 3
-    out = run([cli("fairseq-validate"), toy_bin, "--path", save / "checkpoint_last.pt", "--user-dir", USER_DIR,
-               "--task", "translation_intra_distillation", "--cpu", "--max-tokens", "2000"])
+    out = run(
+        [
+            cli("fairseq-validate"),
+            toy_bin,
+            "--path",
+            save / "checkpoint_last.pt",
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "translation_intra_distillation",
+            "--cpu",
+            "--max-tokens",
+            "2000",
+        ]
+    )
     log = out.stdout + out.stderr
     assert "valid on 'valid' subset" in log and "| loss " in log
 
 
 def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
     common = ["--max-update", "5", "--label-smoothing", "0.1", "--no-save"]
-    stock = train(toy_bin, tmp_path / "stock", "--task", "translation", "--criterion",
-                  "label_smoothed_cross_entropy", *common)
+    stock = train(
+        toy_bin, tmp_path / "stock", "--task", "translation", "--criterion", "label_smoothed_cross_entropy", *common
+    )
     ours = train(toy_bin, tmp_path / "ours", *INTRA, "--num-passes", "1", "--alpha", "0", *common)
     keys = ("loss", "nll_loss", "gnorm", "wpb", "num_updates")
     stock_rows = [[r[k] for k in keys] for r in json_records(stock.stdout, "train_inner")]
@@ -111,10 +209,21 @@ def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
 
 
 def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
-    train(toy_bin, tmp_path, "--user-dir", USER_DIR, "--task", "translation", "--criterion",
-          "label_smoothed_cross_entropy", "--max-update", "2")
-    code = WITHOUT_PLUGIN.replace("import runpy", "import torch\ntorch.load(sys.argv[1], weights_only=True)\n"
-                                  "raise SystemExit(0)")
+    train(
+        toy_bin,
+        tmp_path,
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        "translation",
+        "--criterion",
+        "label_smoothed_cross_entropy",
+        "--max-update",
+        "2",
+    )
+    code = WITHOUT_PLUGIN.replace(
+        "import runpy", "import torch\ntorch.load(sys.argv[1], weights_only=True)\nraise SystemExit(0)"
+    )
     run([sys.executable, "-c", code, tmp_path / "checkpoint_last.pt"])
 
 
@@ -133,8 +242,10 @@ def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
     def attempt(case):
         flags, _ = case
         base = ["--max-update", "3"] if "--max-update" not in flags else []
-        return run([cli("fairseq-train"), toy_bin, *INTRA, *TINY_MODEL, "--save-dir", tmp_path / "x", *base, *flags],
-                   check=False)
+        return run(
+            [cli("fairseq-train"), toy_bin, *INTRA, *TINY_MODEL, "--save-dir", tmp_path / "x", *base, *flags],
+            check=False,
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(attempt, BAD_CONFIGS))
@@ -147,19 +258,34 @@ def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
 
 
 def test_adaptive_alpha_needs_the_task(toy_bin, tmp_path):
-    proc = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--task", "translation", "--criterion",
-                "intra_distillation", "--adaptive-alpha", "--max-update", "3", *TINY_MODEL, "--save-dir", tmp_path],
-               check=False)
+    proc = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "translation",
+            "--criterion",
+            "intra_distillation",
+            "--adaptive-alpha",
+            "--max-update",
+            "3",
+            *TINY_MODEL,
+            "--save-dir",
+            tmp_path,
+        ],
+        check=False,
+    )
     assert proc.returncode != 0 and "--task translation_intra_distillation" in proc.stdout + proc.stderr
 
 
 def test_log_file_holds_each_record_once(toy_bin, tmp_path):
     # fairseq adds a handler for --log-file at every epoch; the plugin keeps it to one.
     log = tmp_path / "train.log"
-    train(toy_bin, tmp_path / "ckpt", *INTRA, "--num-passes", "2", "--max-epoch", "3", "--no-save",
-          "--log-file", log)
+    train(toy_bin, tmp_path / "ckpt", *INTRA, "--num-passes", "2", "--max-epoch", "3", "--no-save", "--log-file", log)
     lines = log.read_text(encoding="utf-8").split("\n")
-    records = [json.loads(line) for line in lines if line.startswith("{\"")]
+    records = [json.loads(line) for line in lines if line.startswith('{"')]
     updates = [int(r["num_updates"]) for r in records if "num_updates" in r]
     assert updates == list(range(1, len(updates) + 1)) and len(updates) > 3  # train_inner, once each
     assert [int(r["epoch"]) for r in records if "train_loss" in r] == [1, 2, 3]

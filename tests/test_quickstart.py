@@ -72,15 +72,45 @@ def test_invented_verbs_agree_with_plural_subjects():
 
 def test_bad_corpus_settings_name_the_flag(tmp_path):
     for flag, value in (("--rare-words", "-1"), ("--zipf", "0")):
-        proc = run([sys.executable, "-m", "fairseq_intradistill.data.toy_corpus", "--out", tmp_path,
-                    "--train", "5", flag, value], check=False)
+        proc = run(
+            [
+                sys.executable,
+                "-m",
+                "fairseq_intradistill.data.toy_corpus",
+                "--out",
+                tmp_path,
+                "--train",
+                "5",
+                flag,
+                value,
+            ],
+            check=False,
+        )
         assert proc.returncode != 0 and flag in proc.stderr, proc.stderr
 
 
 def test_quickstart_end_to_end_with_two_seeds(tmp_path):
     out = tmp_path / "qs"
-    args = ["bash", QUICKSTART, "--out", out, "--train-size", "80", "--rare-words", "60", "--eval-size", "8",
-            "--max-update", "6", "--seeds", "1", "2", "--jobs", "2", "--valid-bleu"]
+    args = [
+        "bash",
+        QUICKSTART,
+        "--out",
+        out,
+        "--train-size",
+        "80",
+        "--rare-words",
+        "60",
+        "--eval-size",
+        "8",
+        "--max-update",
+        "6",
+        "--seeds",
+        "1",
+        "2",
+        "--jobs",
+        "2",
+        "--valid-bleu",
+    ]
     proc = run(args, cwd=REPO, timeout=900)
     report = json.loads((out / "results.json").read_text())
     runs = {(r["experiment"], r["method"]): r for r in report["runs"]}
@@ -101,8 +131,9 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
             assert ("train_alpha" in log) == (method == "intra")
             assert "valid_bleu" in log  # --valid-bleu
     # The two seeds trained differently; a second run redoes nothing; another corpus is refused.
-    assert (out / "seed-1" / "intra" / "hyp-test.txt").read_text() != "" and \
-        (out / "seed-1" / "baseline" / "train.log").read_text() != (out / "seed-2" / "baseline" / "train.log").read_text()
+    assert (out / "seed-1" / "intra" / "hyp-test.txt").read_text() != "" and (
+        out / "seed-1" / "baseline" / "train.log"
+    ).read_text() != (out / "seed-2" / "baseline" / "train.log").read_text()
     before = (out / "seed-1" / "intra" / "train.log").read_text()
     run(args, cwd=REPO)
     assert (out / "seed-1" / "intra" / "train.log").read_text() == before
@@ -111,8 +142,12 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
 
 
 def test_quickstart_rejects_bad_options(tmp_path):
-    for args, message in ((["--seeds"], "--seeds needs"), (["--seeds", "x"], "--seeds takes"),
-                          (["--jobs", "0"], "--jobs"), (["--max-update", "0"], "--max-update"),
-                          (["--bogus"], "unknown option")):
+    for args, message in (
+        (["--seeds"], "--seeds needs"),
+        (["--seeds", "x"], "--seeds takes"),
+        (["--jobs", "0"], "--jobs"),
+        (["--max-update", "0"], "--max-update"),
+        (["--bogus"], "unknown option"),
+    ):
         proc = run(["bash", QUICKSTART, "--out", tmp_path / "q", *args], cwd=REPO, check=False)
         assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr)

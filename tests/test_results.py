@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from conftest import REPO, TINY_MODEL, run
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
-from conftest import REPO, TINY_MODEL, run
 from fairseq_intradistill import results
 from fairseq_intradistill.analysis import jsonlog
 
@@ -29,10 +29,32 @@ def trained(toy_bin, tmp_path_factory) -> Dict[str, object]:
     exp = tmp_path_factory.mktemp("results") / "exp"
     consoles = {}
     for method in ("baseline", "intra"):
-        proc = run(["bash", REPO / "scripts/common/train.sh", "--data", toy_bin, "--method", method,
-                    "--save-dir", exp / method, *TINY_MODEL, "--label-smoothing", "0.1", "--max-tokens", "100000",
-                    "--batch-size", "24", "--max-update", "50", "--log-interval", "5",
-                    "--validate-interval-updates", "10", "--no-save"])
+        proc = run(
+            [
+                "bash",
+                REPO / "scripts/common/train.sh",
+                "--data",
+                toy_bin,
+                "--method",
+                method,
+                "--save-dir",
+                exp / method,
+                *TINY_MODEL,
+                "--label-smoothing",
+                "0.1",
+                "--max-tokens",
+                "100000",
+                "--batch-size",
+                "24",
+                "--max-update",
+                "50",
+                "--log-interval",
+                "5",
+                "--validate-interval-updates",
+                "10",
+                "--no-save",
+            ]
+        )
         consoles[method] = proc.stdout + proc.stderr
     return {"exp": exp, "consoles": consoles}
 
@@ -85,7 +107,7 @@ def test_validation_is_timed_at_the_next_training_record(trained):
     records = log.records
     valid = [i for i, r in enumerate(records) if r.tag == "valid"]
     for i in valid:
-        after = next(r for r in records[i + 1:] if r.tag in ("train_inner", "train"))
+        after = next(r for r in records[i + 1 :] if r.tag in ("train_inner", "train"))
         assert times[i] == after.wall
         # The record after a mid-epoch validation is a later update's: the time is not the one
         # of the training record at the validation's own update.
@@ -97,9 +119,13 @@ def test_validation_is_timed_at_the_next_training_record(trained):
 def test_lines_are_split_on_newline_only_and_bad_lines_are_reported(tmp_path, caplog):
     log = tmp_path / "train.log"
     good = {"epoch": 1, "loss": "3.5", "note": "a\x85b\u2028c", "num_updates": "5", "wall": "2"}
-    log.write_text(json.dumps(good, ensure_ascii=False) + "\n"
-                   + '{"epoch": 1, "loss": "3.1", "num_upd\n'  # cut short by a crash
-                   + "{'_name': None, 'common': {}}\n", encoding="utf-8")
+    log.write_text(
+        json.dumps(good, ensure_ascii=False)
+        + "\n"
+        + '{"epoch": 1, "loss": "3.1", "num_upd\n'  # cut short by a crash
+        + "{'_name': None, 'common': {}}\n",
+        encoding="utf-8",
+    )
     parsed = jsonlog.read_log(log)
     assert [r.values for r in parsed.records] == [good]
     assert [n for n, _ in parsed.bad_lines] == [2]
@@ -122,9 +148,23 @@ def _evaluate(run_dir: Path, references: Path, drop: float, seed: int) -> List[s
     # fairseq-generate's output, in batch order (reversed here), as evaluate.sh hands it over.
     (run_dir / "generate-test.txt").write_text(
         "".join(f"S-{i}\tx\nH-{i}\t-0.5\t{h}\nD-{i}\t-0.5\t{h}\n" for i, h in reversed(list(enumerate(hyps)))),
-        encoding="utf-8")
-    run([sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", run_dir / "generate-test.txt",
-         "--reference", references, "--hypotheses", run_dir / "hyp-test.txt", "--out", run_dir / "bleu-test.json"])
+        encoding="utf-8",
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.evaluation",
+            "--generate-output",
+            run_dir / "generate-test.txt",
+            "--reference",
+            references,
+            "--hypotheses",
+            run_dir / "hyp-test.txt",
+            "--out",
+            run_dir / "bleu-test.json",
+        ]
+    )
     return hyps
 
 
@@ -133,7 +173,9 @@ def test_bleu_json_records_length_ratio_and_reference(toy_raw, tmp_path):
     record = json.loads((tmp_path / "run" / "bleu-test.json").read_text())
     score = BLEU().corpus_score(hyps, [_references(toy_raw)])
     assert record["bleu"] == round(score.score, 2)
-    assert record["length_ratio"] == pytest.approx(score.sys_len / score.ref_len, abs=1e-4) and record["length_ratio"] < 1
+    assert (
+        record["length_ratio"] == pytest.approx(score.sys_len / score.ref_len, abs=1e-4) and record["length_ratio"] < 1
+    )
     assert (record["sys_len"], record["ref_len"]) == (score.sys_len, score.ref_len)
     assert record["brevity_penalty"] == pytest.approx(score.bp, abs=1e-4)
     assert record["reference"] == str((toy_raw / "test.tgt").resolve())
@@ -142,13 +184,20 @@ def test_bleu_json_records_length_ratio_and_reference(toy_raw, tmp_path):
 
 def test_paired_bootstrap_is_sacrebleus(trained, toy_raw, tmp_path):
     exp = tmp_path / "exp"
-    hyps = {m: _evaluate(exp / m, toy_raw / "test.tgt", drop, seed) for m, drop, seed in
-            (("baseline", 0.3, 1), ("intra", 0.25, 2))}
+    hyps = {
+        m: _evaluate(exp / m, toy_raw / "test.tgt", drop, seed)
+        for m, drop, seed in (("baseline", 0.3, 1), ("intra", 0.25, 2))
+    }
     for m in hyps:
         (exp / m / "train.log").write_bytes((trained["exp"] / m / "train.log").read_bytes())
     proc = run([*RESULTS, exp, "--bootstrap-samples", "300", "--json", tmp_path / "r.json"])
-    test = PairedTest([("baseline", hyps["baseline"]), ("intra", hyps["intra"])], {"BLEU": BLEU()},
-                      [_references(toy_raw)], test_type="bs", n_samples=300)
+    test = PairedTest(
+        [("baseline", hyps["baseline"]), ("intra", hyps["intra"])],
+        {"BLEU": BLEU()},
+        [_references(toy_raw)],
+        test_type="bs",
+        n_samples=300,
+    )
     signatures, scores = test()
     base, intra = scores["BLEU"]
     (pair,) = json.loads((tmp_path / "r.json").read_text())["paired_bootstrap"]
@@ -176,8 +225,12 @@ def test_mismatched_or_missing_reference_is_an_error_naming_the_files(toy_raw, t
     _evaluate(exp / "intra", other, 0.3, 2)
     proc = run([*RESULTS, exp], check=False)
     assert proc.returncode == 1 and "different references" in proc.stderr
-    for name in (str(exp / "baseline" / "bleu-test.json"), str(exp / "intra" / "bleu-test.json"),
-                 str((toy_raw / "test.tgt").resolve()), str(other.resolve())):
+    for name in (
+        str(exp / "baseline" / "bleu-test.json"),
+        str(exp / "intra" / "bleu-test.json"),
+        str((toy_raw / "test.tgt").resolve()),
+        str(other.resolve()),
+    ):
         assert name in proc.stderr, name
     # The same reference, but one run's hypotheses are missing.
     _evaluate(exp / "intra", toy_raw / "test.tgt", 0.3, 2)
@@ -209,7 +262,9 @@ def test_summary_across_seed_folders(toy_raw, tmp_path):
         _evaluate(folder / "baseline", toy_raw / "test.tgt", 0.2 + 0.05 * s, 10 + s)
         _evaluate(folder / "intra", toy_raw / "test.tgt", 0.35 - 0.1 * s, 20 + s)
     proc = run([*RESULTS, *folders, "--bootstrap-samples", "200", "--json", tmp_path / "r.json"])
-    bleu = {(f.name, m): json.loads((f / m / "bleu-test.json").read_text()) for f in folders for m in ("baseline", "intra")}
+    bleu = {
+        (f.name, m): json.loads((f / m / "bleu-test.json").read_text()) for f in folders for m in ("baseline", "intra")
+    }
     report = json.loads((tmp_path / "r.json").read_text())
     (summary,) = report["across_folders"]
     for method in ("baseline", "intra"):
@@ -219,17 +274,24 @@ def test_summary_across_seed_folders(toy_raw, tmp_path):
         assert got["n"] == 3
         assert (got["bleu_mean"], got["bleu_std"]) == pytest.approx((mean, sd), abs=1e-9)
         assert (got["length_ratio_mean"], got["length_ratio_std"]) == pytest.approx((ratio_mean, ratio_sd), abs=1e-9)
-        assert f"{method:<10} {3:>3} {f'{mean:.2f} ± {sd:.2f}':>17} {f'{ratio_mean:.3f} ± {ratio_sd:.3f}':>17}" in proc.stdout
+        assert (
+            f"{method:<10} {3:>3} {f'{mean:.2f} ± {sd:.2f}':>17} {f'{ratio_mean:.3f} ± {ratio_sd:.3f}':>17}"
+            in proc.stdout
+        )
     gains = [bleu[f.name, "intra"]["bleu"] - bleu[f.name, "baseline"]["bleu"] for f in folders]
     gain_mean, gain_sd = _mean_sd(gains)
-    assert (summary["gain_mean"], summary["gain_std"], summary["gain_n"]) == pytest.approx((gain_mean, gain_sd, 3), abs=1e-9)
+    assert (summary["gain_mean"], summary["gain_std"], summary["gain_n"]) == pytest.approx(
+        (gain_mean, gain_sd, 3), abs=1e-9
+    )
     assert summary["intra_ahead"] == sum(g > 0 for g in gains)
     pairs = report["paired_bootstrap"]
     assert len(pairs) == 3 and summary["tested"] == 3
     assert summary["intra_significantly_ahead"] == sum(p["ahead"] == "intra" and p["significant"] for p in pairs)
-    assert (f"gain intra - baseline, paired per folder: {gain_mean:+.2f} ± {gain_sd:.2f} (n = 3); "
-            f"intra ahead in {summary['intra_ahead']} of 3, significantly (p < 0.05) in "
-            f"{summary['intra_significantly_ahead']} of 3 tested") in proc.stdout
+    assert (
+        f"gain intra - baseline, paired per folder: {gain_mean:+.2f} ± {gain_sd:.2f} (n = 3); "
+        f"intra ahead in {summary['intra_ahead']} of 3, significantly (p < 0.05) in "
+        f"{summary['intra_significantly_ahead']} of 3 tested"
+    ) in proc.stdout
 
 
 def test_equal_compute_on_real_logs(trained):
@@ -240,9 +302,13 @@ def test_equal_compute_on_real_logs(trained):
     assert all(len(v) >= 5 for v in valid.values()), "validations every 10 updates and at each epoch's end"
     # The default budget: the baseline's whole training time, its last end-of-epoch wall clock.
     assert runs["baseline"]["seconds"] == float(
-        [r for r in _by_hand(exp / "baseline" / "train.log") if "train_num_updates" in r][-1]["train_wall"])
-    budget = float([r for r in _by_hand(exp / "baseline" / "train.log") if "train_wall" in r and "train_num_updates" in r]
-                   [-1]["train_wall"])
+        [r for r in _by_hand(exp / "baseline" / "train.log") if "train_num_updates" in r][-1]["train_wall"]
+    )
+    budget = float(
+        [r for r in _by_hand(exp / "baseline" / "train.log") if "train_wall" in r and "train_num_updates" in r][-1][
+            "train_wall"
+        ]
+    )
     for method in ("baseline", "intra"):
         overall = min(valid[method], key=lambda v: v[2])
         within = [v for v in valid[method] if v[0] <= budget]
@@ -250,8 +316,9 @@ def test_equal_compute_on_real_logs(trained):
         r = runs[method]
         assert r["time_budget"] == budget
         assert (r["best_valid_loss"], r["best_valid_update"]) == (overall[2], overall[1])
-        assert (r["budget_valid_loss"], r["budget_valid_update"], r["budget_valid_seconds"]) == \
-            ((best[2], best[1], best[0]) if best else (None, None, None))
+        assert (r["budget_valid_loss"], r["budget_valid_update"], r["budget_valid_seconds"]) == (
+            (best[2], best[1], best[0]) if best else (None, None, None)
+        )
     # Every budget between the intra run's validation times gives the best of those timed within it.
     for seconds in sorted({t for t, _, _ in valid["intra"]}):
         (r,) = [x for x in results.summarise(exp, time_budget=seconds) if x.method == "intra"]

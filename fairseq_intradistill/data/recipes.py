@@ -54,19 +54,61 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
 ALPHA_MODES = ("fixed", "adaptive")
 
 # The paper, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
-DEFAULT_INTRA = ("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
-                 "--alpha-p", "5", "--alpha-q", "10", "--divergence", "x")
+DEFAULT_INTRA = (
+    "--num-passes",
+    "3",
+    "--alpha",
+    "5",
+    "--adaptive-alpha",
+    "--alpha-p",
+    "5",
+    "--alpha-q",
+    "10",
+    "--divergence",
+    "x",
+)
 
-_OPTIMISER = ("--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-6",
-              "--lr-scheduler", "inverse_sqrt")
-# Both of the authors' commands (their IWSLT'14 script, their WMT'17 command): fp16 starting at loss scale 16, at most 512
-# positions, too-long validation sentences skipped rather than fatal.
-_AUTHORS = ("--fp16-init-scale", "16", "--max-source-positions", "512", "--max-target-positions", "512",
-            "--skip-invalid-size-inputs-valid-test")
-_IWSLT_COMMON = _OPTIMISER + _AUTHORS + (
-    "--dropout", "0.3", "--attention-dropout", "0.1", "--weight-decay", "1e-4",
-    "--label-smoothing", "0.1", "--seed", "1", "--patience", "40",
-    "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints",
+_OPTIMISER = (
+    "--optimizer",
+    "adam",
+    "--adam-betas",
+    "(0.9,0.98)",
+    "--adam-eps",
+    "1e-6",
+    "--lr-scheduler",
+    "inverse_sqrt",
+)
+# Both of the authors' commands (their IWSLT'14 script, their WMT'17 command): fp16 starting
+# at loss scale 16, at most 512 positions, too-long validation sentences skipped, not fatal.
+_AUTHORS = (
+    "--fp16-init-scale",
+    "16",
+    "--max-source-positions",
+    "512",
+    "--max-target-positions",
+    "512",
+    "--skip-invalid-size-inputs-valid-test",
+)
+_IWSLT_COMMON = (
+    _OPTIMISER
+    + _AUTHORS
+    + (
+        "--dropout",
+        "0.3",
+        "--attention-dropout",
+        "0.1",
+        "--weight-decay",
+        "1e-4",
+        "--label-smoothing",
+        "0.1",
+        "--seed",
+        "1",
+        "--patience",
+        "40",
+        "--best-checkpoint-metric",
+        "loss",
+        "--no-epoch-checkpoints",
+    )
 )
 
 RECIPES: Dict[str, Recipe] = {
@@ -103,12 +145,30 @@ RECIPES: Dict[str, Recipe] = {
         max_tokens=2048,
         update_freq=1,
         paper_gpus=1,
-        common=_IWSLT_COMMON + (
-            "--encoder-layers", "2", "--decoder-layers", "2",
-            "--encoder-embed-dim", "128", "--decoder-embed-dim", "128",
-            "--encoder-ffn-embed-dim", "512", "--decoder-ffn-embed-dim", "512",
-            "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
-            "--lr", "1e-3", "--warmup-updates", "500", "--log-interval", "50",
+        common=_IWSLT_COMMON
+        + (
+            "--encoder-layers",
+            "2",
+            "--decoder-layers",
+            "2",
+            "--encoder-embed-dim",
+            "128",
+            "--decoder-embed-dim",
+            "128",
+            "--encoder-ffn-embed-dim",
+            "512",
+            "--decoder-ffn-embed-dim",
+            "512",
+            "--encoder-attention-heads",
+            "4",
+            "--decoder-attention-heads",
+            "4",
+            "--lr",
+            "1e-3",
+            "--warmup-updates",
+            "500",
+            "--log-interval",
+            "50",
         ),
         intra=DEFAULT_INTRA,
         vocab_size=4000,
@@ -129,15 +189,49 @@ RECIPES: Dict[str, Recipe] = {
         update_freq=1,
         paper_gpus=1,
         common=(
-            "--encoder-layers", "3", "--decoder-layers", "3",
-            "--encoder-embed-dim", "128", "--decoder-embed-dim", "128",
-            "--encoder-ffn-embed-dim", "512", "--decoder-ffn-embed-dim", "512",
-            "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
-            "--dropout", "0.3", "--attention-dropout", "0.1", "--label-smoothing", "0.1",
-            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
-            "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
-            "--seed", "1", "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints",
-            "--log-interval", "50", "--num-workers", "0",
+            "--encoder-layers",
+            "3",
+            "--decoder-layers",
+            "3",
+            "--encoder-embed-dim",
+            "128",
+            "--decoder-embed-dim",
+            "128",
+            "--encoder-ffn-embed-dim",
+            "512",
+            "--decoder-ffn-embed-dim",
+            "512",
+            "--encoder-attention-heads",
+            "4",
+            "--decoder-attention-heads",
+            "4",
+            "--dropout",
+            "0.3",
+            "--attention-dropout",
+            "0.1",
+            "--label-smoothing",
+            "0.1",
+            "--optimizer",
+            "adam",
+            "--adam-betas",
+            "(0.9,0.98)",
+            "--clip-norm",
+            "1.0",
+            "--lr",
+            "2e-3",
+            "--lr-scheduler",
+            "inverse_sqrt",
+            "--warmup-updates",
+            "100",
+            "--seed",
+            "1",
+            "--best-checkpoint-metric",
+            "loss",
+            "--no-epoch-checkpoints",
+            "--log-interval",
+            "50",
+            "--num-workers",
+            "0",
         ),
         intra=DEFAULT_INTRA,
         vocab_size=1000,
@@ -145,8 +239,9 @@ RECIPES: Dict[str, Recipe] = {
         lenpen=1.0,
         benchmark=None,
     ),
-    # The authors' development command (README of fe1ixxu/Self-Distillation, commit 19a86b2): transformer_vaswani_wmt_en_de_big (their
-    # _IN variant; embeddings not shared), Adam (0.9, 0.98) eps 1e-6, lr 5e-4, warmup 4000,
+    # The authors' development command (README of fe1ixxu/Self-Distillation, commit 19a86b2):
+    # transformer_vaswani_wmt_en_de_big (their _IN variant; embeddings not shared), Adam (0.9, 0.98)
+    # eps 1e-6, lr 5e-4, warmup 4000,
     # dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1, 4096 tokens
     # x update-freq 16, 80k updates, fp16 init scale 16, 512 positions, too-long validation
     # sentences skipped, a checkpoint (and validation) every 300 updates, the last one kept;
@@ -160,15 +255,46 @@ RECIPES: Dict[str, Recipe] = {
         max_tokens=4096,
         update_freq=16,
         paper_gpus=1,
-        common=_OPTIMISER + _AUTHORS + (
-            "--lr", "5e-4", "--warmup-updates", "4000",
-            "--dropout", "0.3", "--attention-dropout", "0.1", "--weight-decay", "1e-4",
-            "--label-smoothing", "0.1", "--seed", "1",
-            "--best-checkpoint-metric", "loss", "--no-epoch-checkpoints", "--log-interval", "100",
-            "--save-interval-updates", "300", "--keep-interval-updates", "1",
+        common=_OPTIMISER
+        + _AUTHORS
+        + (
+            "--lr",
+            "5e-4",
+            "--warmup-updates",
+            "4000",
+            "--dropout",
+            "0.3",
+            "--attention-dropout",
+            "0.1",
+            "--weight-decay",
+            "1e-4",
+            "--label-smoothing",
+            "0.1",
+            "--seed",
+            "1",
+            "--best-checkpoint-metric",
+            "loss",
+            "--no-epoch-checkpoints",
+            "--log-interval",
+            "100",
+            "--save-interval-updates",
+            "300",
+            "--keep-interval-updates",
+            "1",
         ),
-        intra=("--num-passes", "3", "--alpha", "5", "--adaptive-alpha",
-               "--alpha-p", "10", "--alpha-q", "16", "--divergence", "x"),
+        intra=(
+            "--num-passes",
+            "3",
+            "--alpha",
+            "5",
+            "--adaptive-alpha",
+            "--alpha-p",
+            "10",
+            "--alpha-q",
+            "16",
+            "--divergence",
+            "x",
+        ),
         vocab_size=32000,
         beam=4,
         lenpen=0.6,
@@ -192,8 +318,9 @@ def batch_plan(target_tokens: int, max_tokens: int, gpus: int) -> Tuple[int, int
     return max(1, target_tokens // (devices * update_freq)), update_freq
 
 
-def method_flags(method: str, intra: Tuple[str, ...] = DEFAULT_INTRA, num_passes: Optional[int] = None,
-                 alpha_mode: str = "adaptive") -> List[str]:
+def method_flags(
+    method: str, intra: Tuple[str, ...] = DEFAULT_INTRA, num_passes: Optional[int] = None, alpha_mode: str = "adaptive"
+) -> List[str]:
     """The task and criterion of ``method``, plus ``intra`` (K, alpha, schedule) for ``intra``.
 
     ``num_passes`` overrides K; ``alpha_mode`` "fixed" drops ``--adaptive-alpha`` (a constant
@@ -241,9 +368,17 @@ def train_flags(
     r = RECIPES[recipe]
     flags = method_flags(method, r.intra, num_passes, alpha_mode)
     per_gpu, update_freq = batch_plan(r.effective_tokens, max_tokens or r.max_tokens, gpus)
-    flags += ["--arch", arch or r.arch, *r.common,
-              "--max-tokens", str(per_gpu), "--update-freq", str(update_freq),
-              "--max-update", str(max_update if max_update is not None else r.max_update)]
+    flags += [
+        "--arch",
+        arch or r.arch,
+        *r.common,
+        "--max-tokens",
+        str(per_gpu),
+        "--update-freq",
+        str(update_freq),
+        "--max-update",
+        str(max_update if max_update is not None else r.max_update),
+    ]
     return flags
 
 
@@ -264,8 +399,11 @@ def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.recipes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.data.recipes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("flags", help="fairseq-train flags, one per line")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")
@@ -292,21 +430,40 @@ def main(argv=None) -> None:
         if args.command == "batch":
             r = RECIPES[args.recipe]
             per_gpu, update_freq = batch_plan(r.effective_tokens, r.max_tokens, args.gpus)
-            print(f"{max(1, args.gpus)} device(s) x {per_gpu} tokens x update-freq {update_freq} "
-                  f"(recipe: {r.effective_tokens} tokens per update)")
+            print(
+                f"{max(1, args.gpus)} device(s) x {per_gpu} tokens x update-freq {update_freq} "
+                f"(recipe: {r.effective_tokens} tokens per update)"
+            )
             return
         _positive(parser, "--max-update", args.max_update)
         _positive(parser, "--max-tokens", args.max_tokens)
         if args.recipe is None:
-            given = [flag for flag, value in (("--arch", args.arch), ("--max-update", args.max_update),
-                                              ("--max-tokens", args.max_tokens)) if value is not None]
+            given = [
+                flag
+                for flag, value in (
+                    ("--arch", args.arch),
+                    ("--max-update", args.max_update),
+                    ("--max-tokens", args.max_tokens),
+                )
+                if value is not None
+            ]
             if given:
-                parser.error(f"{', '.join(given)} replace a recipe's settings: give --recipe, "
-                             "or pass them to fairseq-train directly")
+                parser.error(
+                    f"{', '.join(given)} replace a recipe's settings: give --recipe, "
+                    "or pass them to fairseq-train directly"
+                )
             flags = method_flags(args.method, num_passes=args.num_passes, alpha_mode=args.alpha_mode)
         else:
-            flags = train_flags(args.recipe, args.method, args.gpus, args.arch, args.max_update,
-                                args.max_tokens, args.num_passes, args.alpha_mode)
+            flags = train_flags(
+                args.recipe,
+                args.method,
+                args.gpus,
+                args.arch,
+                args.max_update,
+                args.max_tokens,
+                args.num_passes,
+                args.alpha_mode,
+            )
     except ValueError as e:
         parser.error(str(e))
     print("\n".join(flags))

@@ -104,10 +104,10 @@ class ToyLanguage:
             used_src, used_tgt = set(self.lexicon.values()), set(vocabulary)
             new_src = _made_up_words(rare_words, _SYLLABLES, rng, used_src)
             new_tgt = _made_up_words(rare_words, _TARGET_SYLLABLES, rng, used_tgt)
-            new_verbs = [w + "s" for w in new_tgt[n_noun + n_adj:]]  # third person, like VERBS
-            self.lexicon.update(zip(new_tgt[:n_noun + n_adj] + new_verbs, new_src))
+            new_verbs = [w + "s" for w in new_tgt[n_noun + n_adj :]]  # third person, like VERBS
+            self.lexicon.update(zip(new_tgt[: n_noun + n_adj] + new_verbs, new_src))
             nouns += new_tgt[:n_noun]
-            adjectives += new_tgt[n_noun:n_noun + n_adj]
+            adjectives += new_tgt[n_noun : n_noun + n_adj]
             verbs += new_verbs
         weighting = zipf if rare_words else None
         self.nouns = _WordClass(nouns, weighting)
@@ -181,20 +181,32 @@ def generate(
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.data.toy_corpus", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.data.toy_corpus",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--train", type=int, default=8000, help="training pairs")
     parser.add_argument("--valid", type=int, default=300, help="validation pairs")
     parser.add_argument("--test", type=int, default=300, help="test pairs")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (the lexicon is fixed)")
-    parser.add_argument("--rare-words", type=int, default=0,
-                        help="invented content words added to the lexicon; > 0 draws words with Zipfian frequencies")
+    parser.add_argument(
+        "--rare-words",
+        type=int,
+        default=0,
+        help="invented content words added to the lexicon; > 0 draws words with Zipfian frequencies",
+    )
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent S of the word frequencies (> 0)")
     args = parser.parse_args(argv)
     try:
-        generate(args.out, {"train": args.train, "valid": args.valid, "test": args.test}, args.seed,
-                 args.rare_words, args.zipf)
+        generate(
+            args.out,
+            {"train": args.train, "valid": args.valid, "test": args.test},
+            args.seed,
+            args.rare_words,
+            args.zipf,
+        )
     except ValueError as e:
         parser.error(str(e))
     print(f"toy corpus written to {args.out}: train={args.train} valid={args.valid} test={args.test}")
