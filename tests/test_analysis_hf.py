@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+import test_hf_recipes
 from conftest import REPO, run
-from test_hf_recipes import OFFLINE, glue  # noqa: F401  (glue: the tiny BERT and GLUE data fixture)
+
+OFFLINE = test_hf_recipes.OFFLINE
+glue = test_hf_recipes.glue  # the recipes' tests' fixture: a tiny BERT classifier and tiny GLUE data
 
 ANALYSIS = [sys.executable, "-m", "fairseq_intradistill.analysis"]
 

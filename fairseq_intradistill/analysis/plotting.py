@@ -109,8 +109,8 @@ def plot_histograms(path: Path, hists: Dict[str, Dict[str, Any]], title: str, nu
 
 PRUNE_COLUMNS = ("model", "fraction", "pruned", "bleu", "length_ratio")
 # How a pruning curve's metric is named on the axis and in tables: BLEU (fairseq), the GLUE metrics (Transformers).
-METRIC_NAMES = {"bleu": "BLEU", "accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews correlation",
-                "pearson": "Pearson correlation", "spearmanr": "Spearman correlation"}
+METRIC_NAMES = {"bleu": "BLEU", "accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews",
+                "pearson": "Pearson", "spearmanr": "Spearman"}
 
 
 def metric_name(metric: str) -> str:
@@ -130,7 +130,9 @@ def plot_prune(path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, 
     rows: List[Dict[str, Any]] = []
     columns = list(PRUNE_COLUMNS if metric == "bleu" else PRUNE_COLUMNS[:3])
     for label, points in curves.items():
-        ax.plot([p["fraction"] for p in points], [p[metric] for p in points], marker="o", label=label)
+        # A metric that was undefined (null in JSON: e.g. Pearson of constant predictions) leaves a gap.
+        values = [float("nan") if p[metric] is None else p[metric] for p in points]
+        ax.plot([p["fraction"] for p in points], values, marker="o", label=label)
         rows.extend({"model": label, **p} for p in points)
         columns.extend(k for p in points for k in p if k not in columns)
     ax.set_xlabel("fraction of parameters pruned (least sensitive first)")
