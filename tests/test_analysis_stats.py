@@ -158,6 +158,12 @@ def test_is_embedding():
     assert stats.is_embedding("decoder.output_projection.weight")
     assert stats.is_embedding("decoder.embed_positions.weight")
     assert not stats.is_embedding("decoder.layers.0.fc1.weight")
+    # Transformers' BERT-style names (the analysis of GLUE models).
+    assert stats.is_embedding("bert.embeddings.word_embeddings.weight")
+    assert stats.is_embedding("roberta.embeddings.position_embeddings.weight")
+    assert stats.is_embedding("bert.embeddings.token_type_embeddings.weight")
+    assert not stats.is_embedding("bert.embeddings.LayerNorm.weight")
+    assert not stats.is_embedding("bert.encoder.layer.0.attention.self.query.weight")
 
 
 def test_teacher_divergence_by_hand():

@@ -1,14 +1,17 @@
-"""Analysis tools for fairseq translation checkpoints (``python -m fairseq_intradistill.analysis``).
+"""Analysis tools for fairseq translation checkpoints and Transformers GLUE models
+(``python -m fairseq_intradistill.analysis``).
 
 * ``sensitivity``: per-parameter sensitivity |θ·∂L/∂θ|, its balance (std, top-20% share),
   per-module statistics and a log-scale histogram.
-* ``prune``: BLEU after zeroing the least-sensitive fraction of the parameters.
+* ``prune``: BLEU (a GLUE model: the task's metric) after zeroing the least-sensitive
+  fraction of the parameters.
 * ``compare``: overlays and a table from several ``sensitivity``/``prune`` output folders.
 * ``curves``: training curves (loss, intra-distillation loss, alpha) from fairseq JSON logs.
 
 Logs are read by :mod:`.jsonlog`, the one reader of fairseq JSON logs (also used by
-``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only); fairseq is imported only by the
-commands that load a checkpoint, matplotlib only when a plot is drawn.
+``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only); loading, batching
+and the loss in :mod:`.fairseq_io` (fairseq, imported only when a checkpoint is loaded) and
+:mod:`.hf_io` (Transformers, only for a model folder); matplotlib only when a plot is drawn.
 """
 
 

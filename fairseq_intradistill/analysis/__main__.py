@@ -2,6 +2,8 @@
 
   sensitivity DATA --path CKPT [--subset valid] [--max-batches N] [--out DIR]
   prune       DATA --path CKPT --fractions 0,0.1,...,0.9 [--out DIR]
+  sensitivity GLUE_DATA --path MODEL_DIR --glue-task TASK ...   a Transformers model folder (config.json)
+  prune       GLUE_DATA --path MODEL_DIR --glue-task TASK ...   the task's metric instead of BLEU
   compare     DIR_A DIR_B ...     overlays and a table
   curves      LOG_A LOG_B ...     training curves from fairseq --log-format json logs
 """
@@ -16,7 +18,7 @@ from fairseq_intradistill.analysis import AnalysisError
 
 COMMANDS = {
     "sensitivity": "per-parameter sensitivity |θ·∂L/∂θ|: balance statistics and histogram",
-    "prune": "BLEU after zeroing the least-sensitive fraction of the parameters",
+    "prune": "BLEU (GLUE: the task's metric) after zeroing the least-sensitive fraction of the parameters",
     "compare": "overlay and tabulate several sensitivity/prune output folders",
     "curves": "training curves from fairseq --log-format json logs",
 }

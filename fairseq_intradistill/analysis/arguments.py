@@ -1,47 +1,119 @@
-"""The arguments ``sensitivity`` and ``prune`` share (an argparse parent), and their checks."""
+"""The arguments ``sensitivity`` and ``prune`` share (an argparse parent), and their checks.
+
+Both commands read either kind of model, told apart by ``--path`` (:func:`model_kind`): a
+fairseq checkpoint (a file) with its binarised data, or a Transformers model folder
+(``save_pretrained``, with ``config.json``) with a GLUE task's local data.  Options that only
+one kind understands default to None here, so that giving one to the other kind is an error
+naming it, and get their documented defaults in :func:`resolve_kind_options`.
+"""
 
 import argparse
 from pathlib import Path
+from typing import Any, Dict
+
+import torch
 
 from fairseq_intradistill.analysis import AnalysisError
 from fairseq_intradistill.analysis.stats import MODES
 
+FAIRSEQ = "fairseq"
+TRANSFORMERS = "transformers"
+
+# option dest -> default, for the options of one kind only (sensitivity and prune).
+FAIRSEQ_ONLY: Dict[str, Any] = {"max_tokens": 4096}
+TRANSFORMERS_ONLY: Dict[str, Any] = {"glue_task": None, "batch_size": 32, "max_length": 128}
+
 
 def checkpoint_parent() -> argparse.ArgumentParser:
-    """A checkpoint, its data, how sensitivity is computed, and where the output goes."""
+    """A model, its data, how sensitivity is computed, and where the output goes."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("data", type=Path, help="binarised data folder (fairseq-preprocess output)")
-    parent.add_argument("--path", type=Path, required=True, help="fairseq checkpoint")
+    parent.add_argument("data", type=Path,
+                        help="fairseq: binarised data folder (fairseq-preprocess output); Transformers: the GLUE task's "
+                             "local data as scripts/glue/run.sh --data-dir reads it")
+    parent.add_argument("--path", type=Path, required=True,
+                        help="fairseq checkpoint (.pt file), or Transformers model folder (save_pretrained: config.json, "
+                             "weights, tokenizer), e.g. a GLUE run's best/")
     parent.add_argument("--max-batches", type=int,
                         help="sensitivity on at most N batches (a seeded random sample); default all")
-    parent.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default: 4096)")
+    parent.add_argument("--max-tokens", type=int, help="fairseq: tokens per batch (default: 4096)")
+    parent.add_argument("--glue-task", help="Transformers: the GLUE task of the model and DATA (cola, sst2, mrpc, qqp, "
+                                            "stsb, mnli, qnli, rte); required")
+    parent.add_argument("--batch-size", type=int, help="Transformers: examples per batch (default: 32)")
+    parent.add_argument("--max-length", type=int,
+                        help="Transformers: tokens per example, longer ones truncated, as the recipe's --max-length (default: 128)")
     parent.add_argument(
         "--mode", choices=MODES, default="batch",
         help="batch: token-weighted mean over batches of |θ·g_b| (default); subset: |θ·g| of the whole subset's loss",
     )
     parent.add_argument("--exclude-embeddings", action="store_true",
                         help="leave embeddings and the output projection out")
-    parent.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder)")
-    parent.add_argument("--out", type=Path, help="output folder (default: CKPT_DIR/analysis-CKPT_NAME)")
+    parent.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder; "
+                                        "Transformers: the last three parts of the model folder's path)")
+    parent.add_argument("--out", type=Path, help="output folder (default: beside the model, analysis-NAME)")
     parent.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
     parent.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parent
 
 
-def check_checkpoint_arguments(args: argparse.Namespace) -> None:
-    """The checks of :func:`checkpoint_parent`'s arguments, before fairseq is imported."""
-    from fairseq_intradistill.analysis.fairseq_io import check_inputs
+def model_kind(path: Path) -> str:
+    """``transformers`` for a folder with config.json, ``fairseq`` for anything else that is not a folder."""
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return TRANSFORMERS
+        raise AnalysisError(
+            f"--path {path}: a folder without config.json; give a fairseq checkpoint (.pt file) or a Transformers "
+            "model folder (written by save_pretrained)"
+        )
+    return FAIRSEQ
 
+
+def resolve_kind_options(args: argparse.Namespace, fairseq_only: Dict[str, Any], transformers_only: Dict[str, Any]) -> str:
+    """Set ``args.kind``; reject the other kind's options by name, fill in this kind's defaults."""
+    kind = model_kind(args.path)
+    mine, theirs = (fairseq_only, transformers_only) if kind == FAIRSEQ else (transformers_only, fairseq_only)
+    described = "a fairseq checkpoint" if kind == FAIRSEQ else "a Transformers model folder"
+    for dest in theirs:
+        if getattr(args, dest, None) is not None:
+            raise AnalysisError(f"--{dest.replace('_', '-')} does not apply to {described} (--path {args.path})")
+    for dest, default in mine.items():
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, default)
+    args.kind = kind
+    return kind
+
+
+def check_checkpoint_arguments(args: argparse.Namespace) -> None:
+    """The checks of :func:`checkpoint_parent`'s arguments, before fairseq or Transformers is imported.
+
+    Call :func:`resolve_kind_options` first.
+    """
     if args.max_batches is not None and args.max_batches < 1:
         raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
+    if args.kind == TRANSFORMERS:
+        from fairseq_intradistill.analysis.hf_io import check_inputs as check_transformers_inputs
+
+        for option in ("batch_size", "max_length"):
+            if getattr(args, option) < 1:
+                raise AnalysisError(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(args, option)})")
+        check_transformers_inputs(args.data, args.path, args.glue_task)
+        return
+    from fairseq_intradistill.analysis.fairseq_io import check_inputs
+
     if args.max_tokens < 1:
         raise AnalysisError(f"--max-tokens must be >= 1 (got {args.max_tokens})")
     check_inputs(args.data, args.path)
 
 
+def device_of(cpu: bool) -> torch.device:
+    """The GPU if there is one and ``--cpu`` is not given."""
+    return torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
+
+
 def default_out(path: Path) -> Path:
-    return path.parent / f"analysis-{path.stem}"
+    return path.parent / f"analysis-{path.name if path.is_dir() else path.stem}"
 
 
 def default_label(path: Path) -> str:
+    if path.is_dir():  # a Transformers model folder, e.g. rte/intra/seed1/best of the GLUE recipe
+        return "/".join(path.resolve().parts[-3:])
     return path.parent.name or path.stem

@@ -1,10 +1,12 @@
 """``compare DIR_A DIR_B ...``: several models side by side.
 
-Each DIR is an output folder of ``sensitivity`` and/or ``prune`` (``--out``); a
-``bleu-SUBSET.json`` written there by ``scripts/common/evaluate.sh`` is picked up too.
+Each DIR is an output folder of ``sensitivity`` and/or ``prune`` (``--out``), of a fairseq
+checkpoint or a Transformers model; a ``bleu-SUBSET.json`` written there by
+``scripts/common/evaluate.sh`` is picked up too.  Pruning curves are overlaid when they share
+their metric (BLEU, or one GLUE metric); sensitivities always are.
 Writes into ``--out``:
   compare.md / .csv / .json      one row per model: BLEU, sensitivity mean/std/top-20%
-                                 share, BLEU at every pruned fraction
+                                 share, the metric (BLEU) at every pruned fraction
   compare-sensitivity.png (+.json/.csv)   the sensitivity distributions overlaid
   compare-prune.png (+.json/.csv)         the pruning curves overlaid
 """
@@ -58,6 +60,15 @@ def load_dir(path: Path) -> Dict[str, Any]:
     return found
 
 
+def prune_metric(runs: List[Dict[str, Any]]) -> str:
+    """The one metric of the runs' pruning curves (``bleu`` for fairseq's, and where none has one)."""
+    metrics = {run["prune"].get("metric", "bleu"): run["dir"] for run in runs if "prune" in run}
+    if len(metrics) > 1:
+        found = ", ".join(f"{metric} ({folder})" for metric, folder in metrics.items())
+        raise AnalysisError(f"the pruning curves are scored with different metrics: {found}; compare models scored alike")
+    return next(iter(metrics), "bleu")
+
+
 def table_rows(runs: List[Dict[str, Any]], labels: List[str]) -> List[Dict[str, Any]]:
     rows = []
     for label, run in zip(labels, runs):
@@ -70,8 +81,9 @@ def table_rows(runs: List[Dict[str, Any]], labels: List[str]) -> List[Dict[str, 
             s = run["sensitivity"]["summary"]
             row.update(parameters=s["count"], sensitivity_mean=s["mean"], sensitivity_std=s["std"], top20_share=s["top_share"])
         if "prune" in run:
+            metric = run["prune"].get("metric", "bleu")
             for p in run["prune"]["points"]:
-                row[f"prune_{p['fraction']:g}"] = p["bleu"]
+                row[f"prune_{p['fraction']:g}"] = p[metric]
         rows.append(row)
     return rows
 
@@ -97,13 +109,13 @@ HEADINGS = {
 }
 
 
-def _heading(column: str) -> str:
+def _heading(column: str, metric: str = "bleu") -> str:
     if column.startswith("bleu_"):
         return f"BLEU ({column[5:]})"
     if column.startswith("ratio_"):
         return f"length ratio ({column[6:]})"
     if column.startswith("prune_"):
-        return f"BLEU pruned {column[6:]}"
+        return f"{plotting.metric_name(metric)} pruned {column[6:]}"
     return HEADINGS[column]
 
 
@@ -115,9 +127,10 @@ def _cell(value: Optional[Any]) -> str:
     return str(value)
 
 
-def markdown_table(rows: List[Dict[str, Any]]) -> str:
+def markdown_table(rows: List[Dict[str, Any]], metric: str = "bleu") -> str:
+    """The rows as a Markdown table; ``metric`` names the pruning columns."""
     columns = _columns(rows)
-    lines = ["| " + " | ".join(_heading(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(_heading(c, metric) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -135,10 +148,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     if len(set(labels)) != len(labels):  # keep overlays apart
         labels = [f"{label} ({Path(run['dir']).name})" if labels.count(label) > 1 else label for label, run in zip(labels, runs)]
 
+    metric = prune_metric(runs)
     rows = table_rows(runs, labels)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows)
+    table = markdown_table(rows, metric)
     (out / "compare.md").write_text(table, encoding="utf-8")
     plotting.write_csv(out / "compare.csv", rows, _columns(rows))
     plotting.write_json(out / "compare.json", {"rows": rows, "dirs": [r["dir"] for r in runs]})
@@ -150,7 +164,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         written += plotting.plot_histograms(out / "compare-sensitivity.png", hists, title=f"{prefix}parameter sensitivity")
     curves = {label: run["prune"]["points"] for label, run in zip(labels, runs) if "prune" in run}
     if curves:
-        written += plotting.plot_prune(out / "compare-prune.png", curves, title=f"{prefix}pruning the least sensitive parameters")
+        written += plotting.plot_prune(out / "compare-prune.png", curves, title=f"{prefix}pruning the least sensitive parameters",
+                                       metric=metric)
     print(table, end="")
     print("wrote " + ", ".join(str(f) for f in written))
     return {"rows": rows}

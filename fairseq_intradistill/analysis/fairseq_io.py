@@ -10,9 +10,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError
-from fairseq_intradistill.analysis.stats import SensitivityAccumulator, is_embedding
+from fairseq_intradistill.analysis.arguments import device_of
+from fairseq_intradistill.analysis.stats import SensitivityAccumulator, scored_parameters
 
-__all__ = ["AnalysisError", "check_inputs", "load", "compute_sensitivity", "decode"]
+__all__ = ["AnalysisError", "check_inputs", "device_of", "load", "compute_sensitivity", "decode"]
 
 
 def check_inputs(data: Path, path: Path) -> None:
@@ -23,10 +24,6 @@ def check_inputs(data: Path, path: Path) -> None:
         raise AnalysisError(f"DATA {data}: no such folder (the binarised data the model was trained on)")
     if not any(data.glob("dict.*.txt")):
         raise AnalysisError(f"DATA {data}: no fairseq dictionary (dict.*.txt); give the fairseq-preprocess output folder")
-
-
-def device_of(cpu: bool) -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
 
 
 def load(data: Path, path: Path, subset: str, device: torch.device) -> Tuple[Any, Any, Any]:
@@ -63,14 +60,6 @@ def batches(task: Any, model: Any, subset: str, max_tokens: int, shuffle: bool, 
     ).next_epoch_itr(shuffle=shuffle)
 
 
-def named_scored_parameters(model: torch.nn.Module, exclude_embeddings: bool) -> List[Tuple[str, torch.nn.Parameter]]:
-    return [
-        (name, p)
-        for name, p in model.named_parameters()
-        if p.requires_grad and not (exclude_embeddings and is_embedding(name))
-    ]
-
-
 def compute_sensitivity(
     model: torch.nn.Module,
     task: Any,
@@ -91,7 +80,7 @@ def compute_sensitivity(
     from tqdm import tqdm
 
     model.eval()  # sensitivity of the model itself, not of a dropout sample of it
-    acc = SensitivityAccumulator(named_scored_parameters(model, exclude_embeddings), mode=mode)
+    acc = SensitivityAccumulator(scored_parameters(model, exclude_embeddings), mode=mode)
     device = next(model.parameters()).device
     # A random sample of batches when only some are used; all batches in any order otherwise.
     itr = batches(task, model, subset, max_tokens, shuffle=max_batches is not None)

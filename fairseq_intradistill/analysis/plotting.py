@@ -108,23 +108,37 @@ def plot_histograms(path: Path, hists: Dict[str, Dict[str, Any]], title: str, nu
 
 
 PRUNE_COLUMNS = ("model", "fraction", "pruned", "bleu", "length_ratio")
+# How a pruning curve's metric is named on the axis and in tables: BLEU (fairseq), the GLUE metrics (Transformers).
+METRIC_NAMES = {"bleu": "BLEU", "accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews",
+                "pearson": "Pearson", "spearmanr": "Spearman"}
 
 
-def plot_prune(path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, numbers: Any = None) -> List[Path]:
-    """BLEU against the fraction of (least-sensitive) parameters set to zero.
+def metric_name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
 
-    Writes ``numbers`` (default: the curves) as JSON and the points as CSV beside the PNG.
+
+def plot_prune(path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, numbers: Any = None,
+               metric: str = "bleu") -> List[Path]:
+    """``metric`` (BLEU, or a GLUE metric) against the fraction of (least-sensitive) parameters set to zero.
+
+    Writes ``numbers`` (default: the curves) as JSON and the points as CSV beside the PNG
+    (the columns: model, fraction, pruned, then the points' own fields: for BLEU, BLEU and
+    the length ratio; for a GLUE task, its metrics).
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     rows: List[Dict[str, Any]] = []
+    columns = list(PRUNE_COLUMNS if metric == "bleu" else PRUNE_COLUMNS[:3])
     for label, points in curves.items():
-        ax.plot([p["fraction"] for p in points], [p["bleu"] for p in points], marker="o", label=label)
+        # A metric that was undefined (null in JSON: e.g. Pearson of constant predictions) leaves a gap.
+        values = [float("nan") if p[metric] is None else p[metric] for p in points]
+        ax.plot([p["fraction"] for p in points], values, marker="o", label=label)
         rows.extend({"model": label, **p} for p in points)
+        columns.extend(k for p in points for k in p if k not in columns)
     ax.set_xlabel("fraction of parameters pruned (least sensitive first)")
-    ax.set_ylabel("BLEU")
+    ax.set_ylabel(metric_name(metric))
     ax.set_title(title)
     ax.set_xlim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return save(fig, path, curves if numbers is None else numbers, rows, PRUNE_COLUMNS)
+    return save(fig, path, curves if numbers is None else numbers, rows, columns)

@@ -9,6 +9,7 @@
 * :func:`module_statistics`: the same summary per module.
 * :func:`pruning_thresholds` / :func:`prune_mask`: the global ranking used by ``prune``.
 * :func:`parse_fractions`: ``0,0.1,...,0.9`` and friends.
+* :func:`scored_parameters`: the parameters a model's analysis scores.
 """
 
 import math
@@ -26,8 +27,12 @@ TOP_FRACTION = 0.2
 # Elements per chunk in the chunked reductions (32 MiB of float64 temporaries).
 CHUNK = 1 << 22
 
-# Parameter names of the token embeddings, learned positions and (untied) output projection.
-EMBEDDING_PATTERN = re.compile(r"(^|\.)(embed_tokens|embed_positions|output_projection)(\.|$)")
+# Parameter names of the token embeddings, learned positions and (untied) output projection:
+# fairseq's, then Transformers' BERT-style encoders' (word, position and token-type embeddings).
+EMBEDDING_PATTERN = re.compile(
+    r"(^|\.)(embed_tokens|embed_positions|output_projection"
+    r"|word_embeddings|position_embeddings|token_type_embeddings)(\.|$)"
+)
 
 MODES = ("batch", "subset")
 
@@ -35,6 +40,15 @@ MODES = ("batch", "subset")
 def is_embedding(name: str) -> bool:
     """True for embedding-like parameters (``--exclude-embeddings`` leaves them out)."""
     return bool(EMBEDDING_PATTERN.search(name))
+
+
+def scored_parameters(model: torch.nn.Module, exclude_embeddings: bool) -> List[Tuple[str, torch.nn.Parameter]]:
+    """The trainable parameters that are scored (and may be pruned), by name."""
+    return [
+        (name, p)
+        for name, p in model.named_parameters()
+        if p.requires_grad and not (exclude_embeddings and is_embedding(name))
+    ]
 
 
 def module_name(param_name: str) -> str:

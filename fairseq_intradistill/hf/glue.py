@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 
@@ -62,23 +62,32 @@ def glue_metrics(task: str, predictions: np.ndarray, labels: np.ndarray) -> Dict
     return metrics
 
 
-def load_glue(task: str, data_dir: Optional[Path]):
-    """The task's DatasetDict: from ``data_dir`` where given, else from the Hub (``nyu-mll/glue``)."""
+def load_glue(task: str, data_dir: Optional[Path], splits: Optional[Sequence[str]] = None, option: str = "--data-dir"):
+    """The task's DatasetDict: from ``data_dir`` where given, else from the Hub (``nyu-mll/glue``).
+
+    ``splits`` (default: train and the evaluation splits) are the split files read from a
+    folder of files; ``option`` is the name of the flag or argument that gave ``data_dir``,
+    for the error messages (the analysis tools take it as ``DATA``).
+    """
     import datasets
 
-    splits = ["train"] + evaluation_splits(task)
+    splits = list(splits) if splits is not None else ["train"] + evaluation_splits(task)
     if data_dir is None:
         return datasets.load_dataset("nyu-mll/glue", task)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"--data-dir {data_dir} is not a folder")
+        raise FileNotFoundError(f"{option} {data_dir} is not a folder")
     if (data_dir / "dataset_dict.json").exists():  # DatasetDict.save_to_disk
-        return datasets.load_from_disk(str(data_dir))
+        loaded_dict = datasets.load_from_disk(str(data_dir))
+        missing = [split for split in splits if split not in loaded_dict]
+        if missing:
+            raise FileNotFoundError(f"{option} {data_dir}: the saved DatasetDict has no split {', '.join(missing)}")
+        return loaded_dict
     files = {}
     for split in splits:
         found = [data_dir / f"{split}.{ext}" for ext in DATA_EXTENSIONS if (data_dir / f"{split}.{ext}").exists()]
         if not found:
-            raise FileNotFoundError(f"--data-dir {data_dir}: no {split}.{{{','.join(DATA_EXTENSIONS)}}}")
+            raise FileNotFoundError(f"{option} {data_dir}: no {split}.{{{','.join(DATA_EXTENSIONS)}}}")
         files[split] = found[0]
     loaded = {}
     for split, path in files.items():
@@ -87,6 +96,21 @@ def load_glue(task: str, data_dir: Optional[Path]):
         kwargs = {"delimiter": "\t"} if ext == "tsv" else {}
         loaded[split] = datasets.load_dataset(builder, data_files={split: str(path)}, split=split, **kwargs)
     return datasets.DatasetDict(loaded)
+
+
+def encode_split(dataset, task: str, tokenizer, max_length: int):
+    """One split tokenised as the recipe trains on it: the task's text column(s) and ``labels``
+    (int classes, float for STS-B), the original columns removed."""
+    first, second, num_labels, _ = TASKS[task]
+    regression = num_labels == 1
+
+    def encode(batch):
+        texts = (batch[first],) if second is None else (batch[first], batch[second])
+        encoded = tokenizer(*texts, max_length=max_length, truncation=True)
+        encoded["labels"] = [float(x) for x in batch["label"]] if regression else [int(x) for x in batch["label"]]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=dataset.column_names)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,19 +160,13 @@ def main(argv=None) -> Dict[str, float]:
     from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
     from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
 
-    first, second, num_labels, best_metric = TASKS[args.task]
+    _, _, num_labels, best_metric = TASKS[args.task]
     regression = num_labels == 1
     raw = load_glue(args.task, args.data_dir)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
 
-    def encode(batch):
-        texts = (batch[first],) if second is None else (batch[first], batch[second])
-        encoded = tokenizer(*texts, max_length=args.max_length, truncation=True)
-        encoded["labels"] = [float(x) for x in batch["label"]] if regression else [int(x) for x in batch["label"]]
-        return encoded
-
     splits = ["train"] + evaluation_splits(args.task)
-    data = {split: raw[split].map(encode, batched=True, remove_columns=raw[split].column_names) for split in splits}
+    data = {split: encode_split(raw[split], args.task, tokenizer, args.max_length) for split in splits}
     # A fresh head of the task's size: the recipe fine-tunes an encoder (a head of another size is replaced).
     model = AutoModelForSequenceClassification.from_pretrained(
         args.model, num_labels=num_labels, problem_type="regression" if regression else "single_label_classification",
