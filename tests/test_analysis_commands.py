@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, TINY_MODEL, cli, run
 
 ANALYSIS = [sys.executable, "-m", "fairseq_intradistill.analysis"]
@@ -18,11 +17,39 @@ ANALYSIS = [sys.executable, "-m", "fairseq_intradistill.analysis"]
 def tiny_model(toy_bin, tmp_path_factory) -> Path:
     """A tiny Transformer trained well enough to get some BLEU; a mid-training checkpoint too."""
     save = tmp_path_factory.mktemp("analysis_model")
-    run([cli("fairseq-train"), toy_bin, "--user-dir", REPO / "fairseq_intradistill", "--task", "translation",
-         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", *TINY_MODEL,
-         "--lr", "5e-3", "--dropout", "0.1", "--max-update", "150", "--save-interval-updates", "50",
-         "--no-epoch-checkpoints", "--no-save-optimizer-state", "--save-dir", save,
-         "--log-format", "json", "--log-interval", "10", "--log-file", save / "train.log"])
+    run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            REPO / "fairseq_intradistill",
+            "--task",
+            "translation",
+            "--criterion",
+            "label_smoothed_cross_entropy",
+            "--label-smoothing",
+            "0.1",
+            *TINY_MODEL,
+            "--lr",
+            "5e-3",
+            "--dropout",
+            "0.1",
+            "--max-update",
+            "150",
+            "--save-interval-updates",
+            "50",
+            "--no-epoch-checkpoints",
+            "--no-save-optimizer-state",
+            "--save-dir",
+            save,
+            "--log-format",
+            "json",
+            "--log-interval",
+            "10",
+            "--log-file",
+            save / "train.log",
+        ]
+    )
     return save
 
 
@@ -33,10 +60,40 @@ def sensitivity_dirs(toy_bin, tiny_model, tmp_path_factory):
     mid = sorted(tiny_model.glob("checkpoint_*_50.pt"))
     assert mid, "the mid-training checkpoint is missing"
     dirs = {"early": root / "early", "late": root / "late"}
-    run([*ANALYSIS, "sensitivity", toy_bin, "--path", mid[0], "--max-batches", "1", "--label", "early",
-         "--out", dirs["early"], "--cpu", "--no-progress"])
-    proc = run([*ANALYSIS, "sensitivity", toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--mode", "subset",
-                "--save-scores", "--out", dirs["late"], "--label", "late", "--cpu"])
+    run(
+        [
+            *ANALYSIS,
+            "sensitivity",
+            toy_bin,
+            "--path",
+            mid[0],
+            "--max-batches",
+            "1",
+            "--label",
+            "early",
+            "--out",
+            dirs["early"],
+            "--cpu",
+            "--no-progress",
+        ]
+    )
+    proc = run(
+        [
+            *ANALYSIS,
+            "sensitivity",
+            toy_bin,
+            "--path",
+            tiny_model / "checkpoint_last.pt",
+            "--mode",
+            "subset",
+            "--save-scores",
+            "--out",
+            dirs["late"],
+            "--label",
+            "late",
+            "--cpu",
+        ]
+    )
     assert "top 20% share" in proc.stdout
     return dirs
 
@@ -47,18 +104,26 @@ def _png(path: Path) -> None:
 
 def test_sensitivity_end_to_end_equals_theta_times_gradient(toy_bin, tiny_model, sensitivity_dirs):
     out = sensitivity_dirs["late"]
-    for name in ("sensitivity.png", "sensitivity.json", "sensitivity.csv", "sensitivity-modules.csv", "sensitivity-scores.pt"):
+    for name in (
+        "sensitivity.png",
+        "sensitivity.json",
+        "sensitivity.csv",
+        "sensitivity-modules.csv",
+        "sensitivity-scores.pt",
+    ):
         assert (out / name).is_file(), name
     _png(out / "sensitivity.png")
     record = json.loads((out / "sensitivity.json").read_text())
     scores = torch.load(out / "sensitivity-scores.pt", weights_only=True)
 
     # By hand: the whole valid subset as one batch, |θ · ∂(NLL per token)/∂θ|.
-    import fairseq_intradistill.plugin  # noqa: F401
     from fairseq import checkpoint_utils
 
+    import fairseq_intradistill.plugin  # noqa: F401
+
     (model,), _, task = checkpoint_utils.load_model_ensemble_and_task(
-        [str(tiny_model / "checkpoint_last.pt")], arg_overrides={"data": str(toy_bin)})
+        [str(tiny_model / "checkpoint_last.pt")], arg_overrides={"data": str(toy_bin)}
+    )
     task.load_dataset("valid")
     ds = task.dataset("valid")
     sample = ds.collater([ds[i] for i in range(len(ds))])
@@ -78,7 +143,9 @@ def test_sensitivity_end_to_end_equals_theta_times_gradient(toy_bin, tiny_model,
     summary = record["summary"]
     assert summary["count"] == flat.size
     assert summary["std"] == pytest.approx(flat.std(), rel=1e-6)
-    assert summary["top_share"] == pytest.approx(np.sort(flat)[::-1][: int(np.ceil(0.2 * flat.size))].sum() / flat.sum(), rel=1e-6)
+    assert summary["top_share"] == pytest.approx(
+        np.sort(flat)[::-1][: int(np.ceil(0.2 * flat.size))].sum() / flat.sum(), rel=1e-6
+    )
     assert sum(r["count"] for r in record["modules"]) == flat.size
     assert sum(record["histogram"]["counts"]) + record["histogram"]["zeros"] == flat.size
 
@@ -86,8 +153,22 @@ def test_sensitivity_end_to_end_equals_theta_times_gradient(toy_bin, tiny_model,
 def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy_raw, tiny_model, tmp_path):
     ckpt = tiny_model / "checkpoint_last.pt"
     # BLEU of the unpruned model by the recipe's own evaluation (fairseq-generate + sacreBLEU).
-    run(["bash", REPO / "scripts/common/evaluate.sh", "--data", toy_bin, "--checkpoint", ckpt,
-         "--reference", toy_raw / "test.tgt", "--out", tmp_path / "eval", "--beam", "2"])
+    run(
+        [
+            "bash",
+            REPO / "scripts/common/evaluate.sh",
+            "--data",
+            toy_bin,
+            "--checkpoint",
+            ckpt,
+            "--reference",
+            toy_raw / "test.tgt",
+            "--out",
+            tmp_path / "eval",
+            "--beam",
+            "2",
+        ]
+    )
     evaluation = json.loads((tmp_path / "eval" / "bleu-test.json").read_text())
     reference_bleu = evaluation["bleu"]
     assert reference_bleu > 0, "the tiny model should translate a little"
@@ -97,9 +178,31 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     assert evaluation["length_ratio"] == pytest.approx(evaluation["sys_len"] / evaluation["ref_len"], abs=1e-4)
 
     out = tmp_path / "prune"
-    run([*ANALYSIS, "prune", toy_bin, "--path", ckpt, "--fractions", "0,0.5,...,1", "--include", r"^decoder\.",
-         "--subset", "test", "--reference", toy_raw / "test.tgt", "--beam", "2", "--max-batches", "1",
-         "--out", out, "--cpu", "--no-progress"])
+    run(
+        [
+            *ANALYSIS,
+            "prune",
+            toy_bin,
+            "--path",
+            ckpt,
+            "--fractions",
+            "0,0.5,...,1",
+            "--include",
+            r"^decoder\.",
+            "--subset",
+            "test",
+            "--reference",
+            toy_raw / "test.tgt",
+            "--beam",
+            "2",
+            "--max-batches",
+            "1",
+            "--out",
+            out,
+            "--cpu",
+            "--no-progress",
+        ]
+    )
     for name in ("prune.png", "prune.json", "prune.csv"):
         assert (out / name).is_file(), name
     _png(out / "prune.png")
@@ -109,8 +212,11 @@ def test_prune_zero_keeps_bleu_and_pruning_a_whole_module_zeroes_it(toy_bin, toy
     assert points[0.0]["pruned"] == 0 and points[0.0]["bleu"] == reference_bleu
     assert points[0.0]["length_ratio"] == evaluation["length_ratio"]
     decoder_params = torch.load(ckpt, weights_only=True)["model"]
-    n_decoder = sum(v.numel() for k, v in decoder_params.items() if k.startswith("decoder.") and v.is_floating_point()
-                    and not k.endswith("_float_tensor") and "version" not in k)
+    n_decoder = sum(
+        v.numel()
+        for k, v in decoder_params.items()
+        if k.startswith("decoder.") and v.is_floating_point() and not k.endswith("_float_tensor") and "version" not in k
+    )
     assert record["prunable_parameters"] == n_decoder
     assert points[0.5]["pruned"] == round(0.5 * n_decoder)
     assert points[1.0]["pruned"] == n_decoder and points[1.0]["bleu"] == 0.0
@@ -129,8 +235,14 @@ def test_compare_overlays_and_tabulates(sensitivity_dirs, tmp_path):
     (dirs[1] / "bleu-test.json").write_text(json.dumps({"bleu": 12.5, "length_ratio": 0.9312}))
     out = tmp_path / "cmp"
     proc = run([*ANALYSIS, "compare", *dirs, "--out", out])
-    for name in ("compare.md", "compare.csv", "compare.json", "compare-sensitivity.png",
-                 "compare-sensitivity.json", "compare-sensitivity.csv"):
+    for name in (
+        "compare.md",
+        "compare.csv",
+        "compare.json",
+        "compare-sensitivity.png",
+        "compare-sensitivity.json",
+        "compare-sensitivity.csv",
+    ):
         assert (out / name).is_file(), name
     _png(out / "compare-sensitivity.png")
     assert not (out / "compare-prune.png").exists()  # no prune results given
@@ -151,9 +263,11 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     # A second log in the format the intra-distillation criterion writes (alpha, ID loss).
     intra = tmp_path / "intra" / "train.log"
     intra.parent.mkdir()
-    lines = [f'2024-01-01 00:00:00 | INFO | train_inner | {{"epoch": 1, "loss": "{5 - u / 10}", "nll_loss": "4", '
-             f'"intra_distillation_loss": "{0.5 / u}", "alpha": "{min(5, u / 4)}", "num_updates": "{u}"}}'
-             for u in (10, 20, 30)]
+    lines = [
+        f'2024-01-01 00:00:00 | INFO | train_inner | {{"epoch": 1, "loss": "{5 - u / 10}", "nll_loss": "4", '
+        f'"intra_distillation_loss": "{0.5 / u}", "alpha": "{min(5, u / 4)}", "num_updates": "{u}"}}'
+        for u in (10, 20, 30)
+    ]
     lines.append('2024-01-01 00:00:01 | INFO | valid | {"epoch": 1, "valid_loss": "4.5", "valid_num_updates": "30"}')
     intra.write_text("\n".join(lines) + "\n")
     out = tmp_path / "curves"
@@ -167,7 +281,9 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     assert "alpha" not in series["baseline"]["train"]
     # The baseline's points are the log's own records.
     # The baseline's points are the records of its --log-file (bare JSON lines).
-    records = [json.loads(line) for line in (tiny_model / "train.log").read_text().splitlines() if line.startswith('{"')]
+    records = [
+        json.loads(line) for line in (tiny_model / "train.log").read_text().splitlines() if line.startswith('{"')
+    ]
     # fairseq writes some records twice to the --log-file; one point per update is kept.
     inner = {int(r["num_updates"]): float(r["loss"]) for r in records if "num_updates" in r}
     assert sorted(inner) == list(range(10, 151, 10))
@@ -176,8 +292,9 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     assert [u for u, _ in series["baseline"]["valid"]["loss"]] == sorted({int(r["valid_num_updates"]) for r in valid})
 
 
-def test_prune_ranks_with_the_tested_global_prune_masks(toy_bin, tiny_model, sensitivity_dirs, tmp_path, monkeypatch,
-                                                        capsys):
+def test_prune_ranks_with_the_tested_global_prune_masks(
+    toy_bin, tiny_model, sensitivity_dirs, tmp_path, monkeypatch, capsys
+):
     from fairseq_intradistill.analysis import __main__ as analysis_main
     from fairseq_intradistill.analysis import stats
 
@@ -191,9 +308,26 @@ def test_prune_ranks_with_the_tested_global_prune_masks(toy_bin, tiny_model, sen
 
     monkeypatch.setattr(stats, "global_prune_masks", spy)
     scores = sensitivity_dirs["late"] / "sensitivity-scores.pt"
-    analysis_main.main(["prune", str(toy_bin), "--path", str(tiny_model / "checkpoint_last.pt"), "--scores", str(scores),
-                        "--fractions", "0,0.3", "--include", r"^encoder\.", "--beam", "1", "--out", str(tmp_path / "p"),
-                        "--cpu", "--no-progress"])
+    analysis_main.main(
+        [
+            "prune",
+            str(toy_bin),
+            "--path",
+            str(tiny_model / "checkpoint_last.pt"),
+            "--scores",
+            str(scores),
+            "--fractions",
+            "0,0.3",
+            "--include",
+            r"^encoder\.",
+            "--beam",
+            "1",
+            "--out",
+            str(tmp_path / "p"),
+            "--cpu",
+            "--no-progress",
+        ]
+    )
     saved = torch.load(scores, weights_only=True)
     encoder = sorted(name for name in saved if name.startswith("encoder."))
     assert [(f, names) for f, names, _ in calls] == [(0.0, encoder), (0.3, encoder)]
@@ -205,8 +339,11 @@ def test_prune_ranks_with_the_tested_global_prune_masks(toy_bin, tiny_model, sen
 
 def test_prune_shares_the_checks_of_sensitivity(toy_bin, tiny_model):
     for command in ("sensitivity", "prune"):
-        bad = run([*ANALYSIS, command, toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--max-tokens", "0"],
-                  check=False, timeout=120)
+        bad = run(
+            [*ANALYSIS, command, toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--max-tokens", "0"],
+            check=False,
+            timeout=120,
+        )
         assert bad.returncode == 2 and "--max-tokens must be >= 1 (got 0)" in bad.stderr, (command, bad.stderr[-2000:])
 
 
@@ -246,7 +383,10 @@ def test_bad_input_gets_a_clear_error(toy_bin, tiny_model, tmp_path):
     not_data = run([*ANALYSIS, "sensitivity", tmp_path, "--path", tiny_model / "checkpoint_last.pt"], check=False)
     assert not_data.returncode == 2 and "no fairseq dictionary" in not_data.stderr
     for fractions in ("0,1.5", "-0.1,0.5"):
-        bad = run([*ANALYSIS, "prune", toy_bin, "--path", tiny_model / "checkpoint_last.pt", f"--fractions={fractions}"], check=False)
+        bad = run(
+            [*ANALYSIS, "prune", toy_bin, "--path", tiny_model / "checkpoint_last.pt", f"--fractions={fractions}"],
+            check=False,
+        )
         assert bad.returncode == 2 and "outside [0, 1]" in bad.stderr
     log = tmp_path / "plain.log"
     log.write_text("epoch 1 | loss 5.1 | num_updates 10\n")  # --log-format simple: no JSON records
@@ -261,6 +401,9 @@ def test_missing_matplotlib_is_explained(tiny_model, tmp_path):
     fake = tmp_path / "fake" / "matplotlib"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
-    proc = run([*ANALYSIS, "curves", tiny_model / "train.log", "--out", tmp_path / "c"],
-               env={"PYTHONPATH": str(fake.parent)}, check=False)
+    proc = run(
+        [*ANALYSIS, "curves", tiny_model / "train.log", "--out", tmp_path / "c"],
+        env={"PYTHONPATH": str(fake.parent)},
+        check=False,
+    )
     assert proc.returncode == 2 and "pip install 'fairseq-intradistill[analysis]'" in proc.stderr

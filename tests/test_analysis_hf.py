@@ -9,9 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-
 import test_hf_recipes
+import torch
 from conftest import REPO, run
 
 OFFLINE = test_hf_recipes.OFFLINE
@@ -22,19 +21,48 @@ ANALYSIS = [sys.executable, "-m", "fairseq_intradistill.analysis"]
 
 def imported_modules(stderr: str) -> set:
     """The modules a ``python -X importtime`` run imported (its stderr lists them)."""
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:") and "|" in line}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
 
 
 @pytest.fixture(scope="module")
 def rte_sensitivity(glue, tmp_path_factory):
     """``sensitivity`` on RTE's validation split (12 examples) in batches of 5, scores saved."""
     out = tmp_path_factory.mktemp("hf_sensitivity")
-    proc = run([sys.executable, "-X", "importtime", "-m", "fairseq_intradistill.analysis", "sensitivity", glue / "rte",
-                "--path", glue / "model", "--glue-task", "rte", "--batch-size", "5", "--save-scores", "--label", "tiny",
-                "--out", out, "--cpu", "--no-progress"], cwd=REPO, env=OFFLINE)
+    proc = run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "fairseq_intradistill.analysis",
+            "sensitivity",
+            glue / "rte",
+            "--path",
+            glue / "model",
+            "--glue-task",
+            "rte",
+            "--batch-size",
+            "5",
+            "--save-scores",
+            "--label",
+            "tiny",
+            "--out",
+            out,
+            "--cpu",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+    )
     modules = imported_modules(proc.stderr)
     assert "transformers" in modules, "the importtime listing should show Transformers"
-    assert not [m for m in modules if m == "fairseq" or m.startswith("fairseq.")], "the Transformers path imported fairseq"
+    assert not [m for m in modules if m == "fairseq" or m.startswith("fairseq.")], (
+        "the Transformers path imported fairseq"
+    )
     assert "(3 batches, 12 examples of validation)" in proc.stdout
     return out
 
@@ -51,8 +79,14 @@ def _validation(glue):
 
 
 def _encode(tokenizer, rows):
-    return tokenizer([r["sentence1"] for r in rows], [r["sentence2"] for r in rows], padding=True, truncation=True,
-                     max_length=128, return_tensors="pt")
+    return tokenizer(
+        [r["sentence1"] for r in rows],
+        [r["sentence2"] for r in rows],
+        padding=True,
+        truncation=True,
+        max_length=128,
+        return_tensors="pt",
+    )
 
 
 def test_sensitivity_of_a_glue_model_equals_theta_times_gradient(glue, rte_sensitivity):
@@ -65,8 +99,8 @@ def test_sensitivity_of_a_glue_model_equals_theta_times_gradient(glue, rte_sensi
     total_loss = 0.0
     for start in range(0, len(rows), 5):
         model.zero_grad()
-        logits = model(**_encode(tokenizer, rows[start:start + 5])).logits
-        loss = torch.nn.functional.cross_entropy(logits, labels[start:start + 5], reduction="sum")
+        logits = model(**_encode(tokenizer, rows[start : start + 5])).logits
+        loss = torch.nn.functional.cross_entropy(logits, labels[start : start + 5], reduction="sum")
         loss.backward()
         total_loss += float(loss.detach())
         for name, p in model.named_parameters():
@@ -90,9 +124,32 @@ def test_sensitivity_of_a_glue_model_equals_theta_times_gradient(glue, rte_sensi
 
 def test_prune_a_glue_model_scores_with_the_task_metric(glue, rte_sensitivity, tmp_path):
     out = tmp_path / "prune"
-    proc = run([*ANALYSIS, "prune", glue / "rte", "--path", glue / "model", "--glue-task", "rte", "--fractions", "0,0.5,1",
-                "--scores", rte_sensitivity / "sensitivity-scores.pt", "--exclude-embeddings", "--batch-size", "5",
-                "--label", "tiny", "--out", out, "--cpu", "--no-progress"], cwd=REPO, env=OFFLINE)
+    proc = run(
+        [
+            *ANALYSIS,
+            "prune",
+            glue / "rte",
+            "--path",
+            glue / "model",
+            "--glue-task",
+            "rte",
+            "--fractions",
+            "0,0.5,1",
+            "--scores",
+            rte_sensitivity / "sensitivity-scores.pt",
+            "--exclude-embeddings",
+            "--batch-size",
+            "5",
+            "--label",
+            "tiny",
+            "--out",
+            out,
+            "--cpu",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+    )
     assert "tiny: pruned 0.5" in proc.stdout and "accuracy" in proc.stdout
     record = json.loads((out / "prune.json").read_text())
     assert record["metric"] == "accuracy" and record["glue_task"] == "rte"
@@ -101,9 +158,15 @@ def test_prune_a_glue_model_scores_with_the_task_metric(glue, rte_sensitivity, t
     model, tokenizer, rows, labels = _validation(glue)
     scores = torch.load(rte_sensitivity / "sensitivity-scores.pt", weights_only=True)
     # By hand: the embeddings are left out; the k least sensitive of the rest are zeroed, ties in parameter order.
-    names = [n for n in scores if not any(e in n for e in ("word_embeddings", "position_embeddings", "token_type_embeddings"))]
+    names = [
+        n
+        for n in scores
+        if not any(e in n for e in ("word_embeddings", "position_embeddings", "token_type_embeddings"))
+    ]
     n = sum(scores[name].numel() for name in names)
-    assert record["prunable_parameters"] == n and record["model_parameters"] == sum(p.numel() for p in model.parameters())
+    assert record["prunable_parameters"] == n and record["model_parameters"] == sum(
+        p.numel() for p in model.parameters()
+    )
 
     def accuracy():
         with torch.no_grad():
@@ -120,7 +183,7 @@ def test_prune_a_glue_model_scores_with_the_task_metric(glue, rte_sensitivity, t
     with torch.no_grad():
         for name in names:
             size = scores[name].numel()
-            params[name].view(-1)[chosen[offset:offset + size]] = 0.0
+            params[name].view(-1)[chosen[offset : offset + size]] = 0.0
             offset += size
     assert points[0.5]["pruned"] == k and points[0.5]["accuracy"] == pytest.approx(accuracy())
     # All but the embeddings zeroed: every logit is 0, so every prediction is class 0.
@@ -132,17 +195,26 @@ def test_prune_a_glue_model_scores_with_the_task_metric(glue, rte_sensitivity, t
     for name in ("sensitivity.json",):
         (tmp_path / "both" / name).write_bytes((rte_sensitivity / name).read_bytes())
     (tmp_path / "both" / "prune.json").write_bytes((out / "prune.json").read_bytes())
-    compared = run([*ANALYSIS, "compare", tmp_path / "both", out, "--labels", "a,b", "--out", tmp_path / "cmp"], cwd=REPO)
-    assert "| model | parameters | sensitivity mean | sensitivity std | top-20% share | accuracy pruned 0 |" in compared.stdout
+    compared = run(
+        [*ANALYSIS, "compare", tmp_path / "both", out, "--labels", "a,b", "--out", tmp_path / "cmp"], cwd=REPO
+    )
+    assert (
+        "| model | parameters | sensitivity mean | sensitivity std | top-20% share | accuracy pruned 0 |"
+        in compared.stdout
+    )
     for name in ("compare-prune.png", "compare-sensitivity.png"):
         assert (tmp_path / "cmp" / name).read_bytes()[:4] == b"\x89PNG"
     rows_ = json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"]
     assert [r["prune_0.5"] for r in rows_] == [points[0.5]["accuracy"]] * 2
-    assert rows_[0]["sensitivity_std"] == json.loads((rte_sensitivity / "sensitivity.json").read_text())["summary"]["std"]
+    assert (
+        rows_[0]["sensitivity_std"] == json.loads((rte_sensitivity / "sensitivity.json").read_text())["summary"]["std"]
+    )
 
     # A BLEU curve (a fairseq model's prune.json) does not go on the same axis.
     (tmp_path / "bleu").mkdir()
-    (tmp_path / "bleu" / "prune.json").write_text(json.dumps({"label": "mt", "points": [{"fraction": 0.0, "pruned": 0, "bleu": 20.0}]}))
+    (tmp_path / "bleu" / "prune.json").write_text(
+        json.dumps({"label": "mt", "points": [{"fraction": 0.0, "pruned": 0, "bleu": 20.0}]})
+    )
     mixed = run([*ANALYSIS, "compare", out, tmp_path / "bleu", "--out", tmp_path / "cmp2"], cwd=REPO, check=False)
     assert mixed.returncode == 2 and "different metrics: accuracy" in mixed.stderr and "bleu" in mixed.stderr
 
@@ -162,25 +234,44 @@ def test_bad_input_on_a_glue_model_names_the_option(glue, tmp_path, capsys, comm
     cases = [
         ([data, "--path", model], "--glue-task is required with a Transformers model"),
         ([data, "--path", model, "--glue-task", "wnli"], "--glue-task must be one of cola, mnli"),
-        ([data, "--path", model, "--glue-task", "rte", "--max-tokens", "100"],
-         "--max-tokens does not apply to a Transformers model folder"),
+        (
+            [data, "--path", model, "--glue-task", "rte", "--max-tokens", "100"],
+            "--max-tokens does not apply to a Transformers model folder",
+        ),
         ([data, "--path", model, "--glue-task", "rte", "--batch-size", "0"], "--batch-size must be >= 1 (got 0)"),
-        ([data, "--path", model, "--glue-task", "rte", "--subset", "test"],
-         "--subset 'test': the GLUE task rte has the splits train, validation"),
+        (
+            [data, "--path", model, "--glue-task", "rte", "--subset", "test"],
+            "--subset 'test': the GLUE task rte has the splits train, validation",
+        ),
         ([tmp_path, "--path", model, "--glue-task", "rte"], f"DATA {tmp_path}: no validation."),
-        ([tmp_path / "nowhere", "--path", model, "--glue-task", "rte"], "DATA " + str(tmp_path / "nowhere") + ": no such folder"),
-        ([glue / "stsb", "--path", model, "--glue-task", "stsb"], "--glue-task stsb has 1 label(s), the model at --path"),
+        (
+            [tmp_path / "nowhere", "--path", model, "--glue-task", "rte"],
+            "DATA " + str(tmp_path / "nowhere") + ": no such folder",
+        ),
+        (
+            [glue / "stsb", "--path", model, "--glue-task", "stsb"],
+            "--glue-task stsb has 1 label(s), the model at --path",
+        ),
         ([data, "--path", tmp_path, "--glue-task", "rte"], "a folder without config.json"),
     ]
     if command == "prune":
-        cases.append(([data, "--path", model, "--glue-task", "rte", "--beam", "2"],
-                      "--beam does not apply to a Transformers model folder"))
-        cases.append(([data, "--path", model, "--glue-task", "rte", "--sensitivity-subset", "valid"],
-                      "--sensitivity-subset 'valid': the GLUE task rte has the splits"))
+        cases.append(
+            (
+                [data, "--path", model, "--glue-task", "rte", "--beam", "2"],
+                "--beam does not apply to a Transformers model folder",
+            )
+        )
+        cases.append(
+            (
+                [data, "--path", model, "--glue-task", "rte", "--sensitivity-subset", "valid"],
+                "--sensitivity-subset 'valid': the GLUE task rte has the splits",
+            )
+        )
     for argv, message in cases:
         assert message in _error(capsys, [command, *argv]), (argv, message)
     # And a Transformers option given with a fairseq checkpoint.
     checkpoint = tmp_path / "checkpoint.pt"
     checkpoint.write_bytes(b"")
-    assert "--glue-task does not apply to a fairseq checkpoint" in _error(capsys, [command, data, "--path", checkpoint,
-                                                                                   "--glue-task", "rte"])
+    assert "--glue-task does not apply to a fairseq checkpoint" in _error(
+        capsys, [command, data, "--path", checkpoint, "--glue-task", "rte"]
+    )

@@ -6,12 +6,24 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from conftest import REPO, TINY_MODEL, cli, json_records, run
 
 USER_DIR = REPO / "fairseq_intradistill"
-TRAIN = ["--task", "translation", "--label-smoothing", "0.1", *TINY_MODEL, "--max-update", "8",
-         "--log-format", "json", "--log-interval", "1", "--no-epoch-checkpoints", "--no-save-optimizer-state"]
+TRAIN = [
+    "--task",
+    "translation",
+    "--label-smoothing",
+    "0.1",
+    *TINY_MODEL,
+    "--max-update",
+    "8",
+    "--log-format",
+    "json",
+    "--log-interval",
+    "1",
+    "--no-epoch-checkpoints",
+    "--no-save-optimizer-state",
+]
 COMPARED = ("loss", "nll_loss", "gnorm", "num_updates")
 
 
@@ -19,14 +31,40 @@ COMPARED = ("loss", "nll_loss", "gnorm", "num_updates")
 def baseline(toy_bin, tmp_path_factory):
     """An 8-update baseline: its log to compare with, its checkpoint as a teacher."""
     save = tmp_path_factory.mktemp("sd_baseline")
-    proc = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--criterion", "label_smoothed_cross_entropy",
-                *TRAIN, "--save-dir", save])
+    proc = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            USER_DIR,
+            "--criterion",
+            "label_smoothed_cross_entropy",
+            *TRAIN,
+            "--save-dir",
+            save,
+        ]
+    )
     return SimpleNamespace(dir=save, teacher=save / "checkpoint_last.pt", stdout=proc.stdout + proc.stderr)
 
 
 def test_kd_alpha_zero_trains_exactly_like_the_baseline(toy_bin, baseline, tmp_path):
-    proc = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--criterion", "self_distillation",
-                "--teacher-path", baseline.teacher, "--kd-alpha", "0", *TRAIN, "--save-dir", tmp_path])
+    proc = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            USER_DIR,
+            "--criterion",
+            "self_distillation",
+            "--teacher-path",
+            baseline.teacher,
+            "--kd-alpha",
+            "0",
+            *TRAIN,
+            "--save-dir",
+            tmp_path,
+        ]
+    )
     student = json_records(proc.stdout + proc.stderr, "train_inner")
     reference = json_records(baseline.stdout, "train_inner")
     assert len(student) == len(reference) == 8
@@ -39,14 +77,28 @@ def test_kd_alpha_zero_trains_exactly_like_the_baseline(toy_bin, baseline, tmp_p
 
 def _trainer(toy_bin, teacher, save_dir, kd_alpha="1"):
     """fairseq's own Trainer with --criterion self_distillation, as fairseq-train builds it."""
-    import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion)
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
 
+    import fairseq_intradistill.plugin  # noqa: F401  (registers the criterion)
+
     parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [str(toy_bin), "--criterion", "self_distillation", "--teacher-path",
-                                                str(teacher), "--kd-alpha", kd_alpha, *TRAIN, "--save-dir", str(save_dir)])
+    args = options.parse_args_and_arch(
+        parser,
+        [
+            str(toy_bin),
+            "--criterion",
+            "self_distillation",
+            "--teacher-path",
+            str(teacher),
+            "--kd-alpha",
+            kd_alpha,
+            *TRAIN,
+            "--save-dir",
+            str(save_dir),
+        ],
+    )
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
     task.load_dataset("train")
@@ -77,7 +129,9 @@ def test_teacher_is_frozen_not_optimised_and_not_saved(toy_bin, baseline, tmp_pa
     assert not teacher.training  # trainer.train_step put the criterion in train mode, not the teacher
     for k, v in teacher.state_dict().items():
         assert torch.equal(v, before[k]), f"teacher {k} changed"
-    assert any(not torch.equal(v, student_before[k]) for k, v in model.state_dict().items()), "the student did not train"
+    assert any(not torch.equal(v, student_before[k]) for k, v in model.state_dict().items()), (
+        "the student did not train"
+    )
 
     trainer.save_checkpoint(str(tmp_path / "student.pt"), {})
     state = torch.load(tmp_path / "student.pt", weights_only=True)
@@ -87,8 +141,20 @@ def test_teacher_is_frozen_not_optimised_and_not_saved(toy_bin, baseline, tmp_pa
 
 
 def test_startup_errors_name_the_flag(toy_bin, tmp_path):
-    proc = run([cli("fairseq-train"), toy_bin, "--user-dir", USER_DIR, "--criterion", "self_distillation",
-                *TRAIN, "--save-dir", tmp_path], check=False)
+    proc = run(
+        [
+            cli("fairseq-train"),
+            toy_bin,
+            "--user-dir",
+            USER_DIR,
+            "--criterion",
+            "self_distillation",
+            *TRAIN,
+            "--save-dir",
+            tmp_path,
+        ],
+        check=False,
+    )
     assert proc.returncode != 0 and "needs --teacher-path" in proc.stderr
     assert "Start iterating over samples" not in proc.stdout + proc.stderr
 
@@ -108,9 +174,32 @@ def test_startup_errors_name_the_flag(toy_bin, tmp_path):
 def test_self_distill_script_makes_the_case_study_table(toy_bin, toy_raw, tmp_path):
     out = tmp_path / "sd"
     tiny = [a for a in TINY_MODEL if a != "--cpu"]  # train.sh adds --cpu itself without a GPU
-    proc = run(["bash", REPO / "scripts/iwslt14/self_distill.sh", "--data", toy_bin, "--reference", toy_raw / "test.tgt",
-                "--out", out, "--generations", "2", "--beam", "1", "--max-batches", "1", "--",
-                *tiny, "--lr", "5e-3", "--warmup-updates", "1", "--max-update", "20"])
+    proc = run(
+        [
+            "bash",
+            REPO / "scripts/iwslt14/self_distill.sh",
+            "--data",
+            toy_bin,
+            "--reference",
+            toy_raw / "test.tgt",
+            "--out",
+            out,
+            "--generations",
+            "2",
+            "--beam",
+            "1",
+            "--max-batches",
+            "1",
+            "--",
+            *tiny,
+            "--lr",
+            "5e-3",
+            "--warmup-updates",
+            "1",
+            "--max-update",
+            "20",
+        ]
+    )
     rows = json.loads((out / "case_study" / "compare.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["model 1", "model 2"]
     for g, row in enumerate(rows, start=1):
@@ -126,6 +215,24 @@ def test_self_distill_script_makes_the_case_study_table(toy_bin, toy_raw, tmp_pa
     model1 = torch.load(out / "model1" / "checkpoint_best.pt", weights_only=True)["cfg"]
     assert model1["criterion"]["_name"] == "label_smoothed_cross_entropy"
     # A second run finds everything done.
-    again = run(["bash", REPO / "scripts/iwslt14/self_distill.sh", "--data", toy_bin, "--reference", toy_raw / "test.tgt",
-                 "--out", out, "--generations", "2", "--beam", "1", "--max-batches", "1", "--", *tiny])
+    again = run(
+        [
+            "bash",
+            REPO / "scripts/iwslt14/self_distill.sh",
+            "--data",
+            toy_bin,
+            "--reference",
+            toy_raw / "test.tgt",
+            "--out",
+            out,
+            "--generations",
+            "2",
+            "--beam",
+            "1",
+            "--max-batches",
+            "1",
+            "--",
+            *tiny,
+        ]
+    )
     assert "trained, skipping" in again.stderr and "sensitivity measured, skipping" in again.stderr

@@ -117,7 +117,11 @@ def test_log_histogram_counts_every_positive_value_and_the_zeros():
 
 
 def test_module_statistics_group_weight_and_bias():
-    scores = {"a.fc.weight": torch.tensor([1.0, 3.0]), "a.fc.bias": torch.tensor([2.0]), "embed_tokens.weight": torch.tensor([4.0])}
+    scores = {
+        "a.fc.weight": torch.tensor([1.0, 3.0]),
+        "a.fc.bias": torch.tensor([2.0]),
+        "embed_tokens.weight": torch.tensor([4.0]),
+    }
     rows = {r["module"]: r for r in stats.module_statistics(scores)}
     assert rows["a.fc"]["count"] == 3 and rows["a.fc"]["mean"] == pytest.approx(2.0)
     assert rows["a.fc"]["std"] == pytest.approx(np.std([1.0, 3.0, 2.0]))

@@ -1,12 +1,10 @@
 """The GLUE recipe end to end on a tiny local model and tiny local data (no Hub)."""
 
 import json
-import os
 import random
 import sys
 
 import pytest
-
 from conftest import REPO, run
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
@@ -23,8 +21,15 @@ def glue(tmp_path_factory):
     rng = random.Random(0)
 
     def rows(n, regression=False, classes=2, keys=("sentence1", "sentence2")):
-        return [{keys[0]: " ".join(rng.choice(WORDS) for _ in range(5)), keys[1]: " ".join(rng.choice(WORDS) for _ in range(4)),
-                 "label": round(rng.uniform(0, 5), 2) if regression else rng.randrange(classes), "idx": i} for i in range(n)]
+        return [
+            {
+                keys[0]: " ".join(rng.choice(WORDS) for _ in range(5)),
+                keys[1]: " ".join(rng.choice(WORDS) for _ in range(4)),
+                "label": round(rng.uniform(0, 5), 2) if regression else rng.randrange(classes),
+                "idx": i,
+            }
+            for i in range(n)
+        ]
 
     (root / "rte").mkdir()
     for split, n in (("train", 24), ("validation", 12)):
@@ -34,24 +39,36 @@ def glue(tmp_path_factory):
     for split, n in (("train", 16), ("validation", 16)):
         with open(root / "stsb" / f"{split}.csv", "w") as f:
             f.write("sentence1,sentence2,label,idx\n")
-            f.writelines(f"{r['sentence1']},{r['sentence2']},{r['label']},{r['idx']}\n" for r in rows(n, regression=True))
+            f.writelines(
+                f"{r['sentence1']},{r['sentence2']},{r['label']},{r['idx']}\n" for r in rows(n, regression=True)
+            )
     import datasets
 
-    mnli = {split: datasets.Dataset.from_list(rows(n, classes=3, keys=("premise", "hypothesis")))
-            for split, n in (("train", 16), ("validation_matched", 8), ("validation_mismatched", 8))}
+    mnli = {
+        split: datasets.Dataset.from_list(rows(n, classes=3, keys=("premise", "hypothesis")))
+        for split, n in (("train", 16), ("validation_matched", 8), ("validation_mismatched", 8))
+    }
     datasets.DatasetDict(mnli).save_to_disk(str(root / "mnli"))
     return root
 
 
 def glue_run(glue, *args, check=True):
-    return run(["bash", REPO / "scripts" / "glue" / "run.sh", "--model", glue / "model", "--out", glue / "runs", *args],
-               cwd=REPO, env=OFFLINE, check=check)
+    return run(
+        ["bash", REPO / "scripts" / "glue" / "run.sh", "--model", glue / "model", "--out", glue / "runs", *args],
+        cwd=REPO,
+        env=OFFLINE,
+        check=check,
+    )
 
 
 def test_glue_baseline_and_intra_end_to_end(glue):
     for method in ("baseline", "intra"):
-        glue_run(glue, "--task", "rte", "--method", method, "--data-dir", glue / "rte", "--epochs", "2", "--batch-size", "8")
-    results = {m: json.loads((glue / "runs" / "rte" / m / "seed1" / "results.json").read_text()) for m in ("baseline", "intra")}
+        glue_run(
+            glue, "--task", "rte", "--method", method, "--data-dir", glue / "rte", "--epochs", "2", "--batch-size", "8"
+        )
+    results = {
+        m: json.loads((glue / "runs" / "rte" / m / "seed1" / "results.json").read_text()) for m in ("baseline", "intra")
+    }
     for method, result in results.items():
         assert result["updates"] == 6 and result["metric"] == "accuracy"
         assert 0 <= result["validation"]["accuracy"] <= 1
@@ -69,8 +86,21 @@ def test_glue_baseline_and_intra_end_to_end(glue):
 
 def test_glue_regression_on_two_processes(glue):
     """STS-B (mse between the K outputs) under torchrun with 2 CPU processes (gloo)."""
-    glue_run(glue, "--task", "stsb", "--method", "intra", "--data-dir", glue / "stsb", "--nproc", "2",
-             "--max-steps", "2", "--batch-size", "8")
+    glue_run(
+        glue,
+        "--task",
+        "stsb",
+        "--method",
+        "intra",
+        "--data-dir",
+        glue / "stsb",
+        "--nproc",
+        "2",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "8",
+    )
     result = json.loads((glue / "runs" / "stsb" / "intra" / "seed1" / "results.json").read_text())
     assert result["processes"] == 2 and result["updates"] == 2
     assert result["intra_distillation"]["divergence"] == "mse"
@@ -79,26 +109,68 @@ def test_glue_regression_on_two_processes(glue):
 
 def test_glue_mnli_from_a_saved_datasetdict(glue):
     out = glue / "mnli-run"
-    run([sys.executable, "-m", "fairseq_intradistill.hf.glue", "--task", "mnli", "--method", "intra", "--model", glue / "model",
-         "--data-dir", glue / "mnli", "--output-dir", out, "--max-steps", "2", "--batch-size", "8"], cwd=REPO, env=OFFLINE)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.hf.glue",
+            "--task",
+            "mnli",
+            "--method",
+            "intra",
+            "--model",
+            glue / "model",
+            "--data-dir",
+            glue / "mnli",
+            "--output-dir",
+            out,
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "8",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+    )
     result = json.loads((out / "results.json").read_text())
     assert set(result) >= {"validation_matched", "validation_mismatched"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--task", "wnli", "--method", "intra"], "--task must be one of"),
-    (["--task", "rte", "--method", "rdrop"], "--method must be baseline or intra"),
-    (["--task", "rte", "--method", "intra", "--nproc", "0"], "--nproc must be a positive integer"),
-    (["--task", "rte", "--method", "intra", "--bogus", "1"], "unknown option --bogus"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "wnli", "--method", "intra"], "--task must be one of"),
+        (["--task", "rte", "--method", "rdrop"], "--method must be baseline or intra"),
+        (["--task", "rte", "--method", "intra", "--nproc", "0"], "--nproc must be a positive integer"),
+        (["--task", "rte", "--method", "intra", "--bogus", "1"], "unknown option --bogus"),
+    ],
+)
 def test_glue_script_rejects_bad_flags(glue, args, message):
     proc = glue_run(glue, *args, check=False)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_glue_module_rejects_bad_values(glue):
-    proc = run([sys.executable, "-m", "fairseq_intradistill.hf.glue", "--task", "rte", "--method", "intra", "--model", glue / "model",
-                "--output-dir", glue / "x", "--batch-size", "0"], cwd=REPO, env=OFFLINE, check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.hf.glue",
+            "--task",
+            "rte",
+            "--method",
+            "intra",
+            "--model",
+            glue / "model",
+            "--output-dir",
+            glue / "x",
+            "--batch-size",
+            "0",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+        check=False,
+    )
     assert proc.returncode == 2 and "--batch-size must be >= 1" in proc.stderr
 
 
@@ -134,13 +206,18 @@ def panx(tmp_path_factory):
                 for _ in range(n):
                     tokens = [rng.choice(WORDS + ["paris", "john", "acme", "cats"]) for _ in range(5)]
                     tags = [tags_of.get(t, "O") for t in tokens]
-                    f.write(json.dumps({"tokens": tokens, "ner_tags": tags if lang == "en" else [LABELS.index(t) for t in tags]}) + "\n")
+                    f.write(
+                        json.dumps(
+                            {"tokens": tokens, "ner_tags": tags if lang == "en" else [LABELS.index(t) for t in tags]}
+                        )
+                        + "\n"
+                    )
     return root
 
 
 def test_panx_labels_only_the_first_subword(panx):
-    from transformers import AutoTokenizer
     import datasets
+    from transformers import AutoTokenizer
 
     from fairseq_intradistill.hf.panx import encode
 
@@ -153,20 +230,55 @@ def test_panx_labels_only_the_first_subword(panx):
 
 
 def test_panx_zero_shot_end_to_end(panx):
-    proc = run(["bash", REPO / "scripts" / "xtreme" / "panx.sh", "--method", "intra", "--model", panx / "model",
-                "--data-dir", panx / "data", "--langs", "en,de", "--out", panx / "runs", "--epochs", "2", "--batch-size", "8",
-                "--accumulation", "2", "--eval-steps", "2"], cwd=REPO, env=OFFLINE)
+    proc = run(
+        [
+            "bash",
+            REPO / "scripts" / "xtreme" / "panx.sh",
+            "--method",
+            "intra",
+            "--model",
+            panx / "model",
+            "--data-dir",
+            panx / "data",
+            "--langs",
+            "en,de",
+            "--out",
+            panx / "runs",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--accumulation",
+            "2",
+            "--eval-steps",
+            "2",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+    )
     result = json.loads((panx / "runs" / "panx" / "intra" / "seed1" / "results.json").read_text())
     assert result["updates"] == 4 and set(result["languages"]) == {"en", "de"}
-    assert result["average_f1"] == pytest.approx((result["languages"]["en"]["f1"] + result["languages"]["de"]["f1"]) / 2)
+    assert result["average_f1"] == pytest.approx(
+        (result["languages"]["en"]["f1"] + result["languages"]["de"]["f1"]) / 2
+    )
     assert result["intra_distillation"]["divergence_reduction"] == "sum"
     assert "| en |" in proc.stdout and "| de |" in proc.stdout and "85.40*" in proc.stdout
 
 
 def squad_file(path, rows):
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = [{"title": f"t{i}", "paragraphs": [{"context": c, "qas": [{"id": f"q{i}", "question": q,
-             "answers": [{"text": a, "answer_start": c.index(a)}]}]}]} for i, (c, q, a) in enumerate(rows)]
+    data = [
+        {
+            "title": f"t{i}",
+            "paragraphs": [
+                {
+                    "context": c,
+                    "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}],
+                }
+            ],
+        }
+        for i, (c, q, a) in enumerate(rows)
+    ]
     path.write_text(json.dumps({"version": "1.1", "data": data}))
 
 
@@ -200,7 +312,9 @@ def test_tydiqa_answer_positions_and_metrics(tydiqa):
     from fairseq_intradistill.hf.tydiqa import qa_metrics, read_squad_json, train_features
 
     tokenizer = AutoTokenizer.from_pretrained(tydiqa / "model")
-    examples = datasets.Dataset.from_list(read_squad_json(tydiqa / "data" / "tydiqa-goldp-v1.1-train" / "tydiqa.goldp.en.train.json"))
+    examples = datasets.Dataset.from_list(
+        read_squad_json(tydiqa / "data" / "tydiqa-goldp-v1.1-train" / "tydiqa.goldp.en.train.json")
+    )
     features = train_features(examples, tokenizer, max_length=24, stride=8)
     assert len(features) > len(examples)  # long contexts give several windows
     found = 0
@@ -208,7 +322,7 @@ def test_tydiqa_answer_positions_and_metrics(tydiqa):
         s, e = feature["start_positions"], feature["end_positions"]
         if s:
             found += 1
-            span = tokenizer.decode(feature["input_ids"][s:e + 1])
+            span = tokenizer.decode(feature["input_ids"][s : e + 1])
             assert span in {r["answers"]["text"][0] for r in examples}
     assert found >= len(examples)  # every answer lies whole in at least one window
     gold = [{"id": "a", "answers": {"text": ["The red cat"]}}, {"id": "b", "answers": {"text": ["dog"]}}]
@@ -218,9 +332,34 @@ def test_tydiqa_answer_positions_and_metrics(tydiqa):
 
 
 def test_tydiqa_zero_shot_end_to_end(tydiqa):
-    proc = run(["bash", REPO / "scripts" / "xtreme" / "tydiqa.sh", "--method", "intra", "--model", tydiqa / "model",
-                "--data-dir", tydiqa / "data", "--langs", "en,sw", "--out", tydiqa / "runs", "--epochs", "1",
-                "--batch-size", "8", "--accumulation", "1", "--max-length", "32", "--doc-stride", "8"], cwd=REPO, env=OFFLINE)
+    proc = run(
+        [
+            "bash",
+            REPO / "scripts" / "xtreme" / "tydiqa.sh",
+            "--method",
+            "intra",
+            "--model",
+            tydiqa / "model",
+            "--data-dir",
+            tydiqa / "data",
+            "--langs",
+            "en,sw",
+            "--out",
+            tydiqa / "runs",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--accumulation",
+            "1",
+            "--max-length",
+            "32",
+            "--doc-stride",
+            "8",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+    )
     run_dir = tydiqa / "runs" / "tydiqa" / "intra" / "seed1"
     result = json.loads((run_dir / "results.json").read_text())
     assert set(result["languages"]) == {"en", "sw"} and result["updates"] >= 2
@@ -231,8 +370,22 @@ def test_tydiqa_zero_shot_end_to_end(tydiqa):
 
 
 def test_tydiqa_rejects_unknown_language(tydiqa):
-    proc = run([sys.executable, "-m", "fairseq_intradistill.hf.tydiqa", "--method", "intra", "--output-dir", tydiqa / "x",
-                "--langs", "en,xx"], cwd=REPO, env=OFFLINE, check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.hf.tydiqa",
+            "--method",
+            "intra",
+            "--output-dir",
+            tydiqa / "x",
+            "--langs",
+            "en,xx",
+        ],
+        cwd=REPO,
+        env=OFFLINE,
+        check=False,
+    )
     assert proc.returncode == 2 and "--langs must be among" in proc.stderr
 
 

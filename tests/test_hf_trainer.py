@@ -10,16 +10,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-from fairseq_intradistill.hf import (  # noqa: E402
-    IntraDistillationArguments,
-    IntraDistillationSeq2SeqTrainer,
-    IntraDistillationTrainer,
-)
-from fairseq_intradistill.divergence import divergence_rows, mse_rows  # noqa: E402
-from fairseq_intradistill.hf.loss import repeat_batch  # noqa: E402
-from fairseq_intradistill.hf.tiny import make_tiny_model  # noqa: E402
-from fairseq_intradistill.schedule import adaptive_alpha  # noqa: E402
+from datasets import Dataset  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
     AutoModelForQuestionAnswering,
@@ -35,7 +26,16 @@ from transformers import (  # noqa: E402
     Trainer,
     TrainingArguments,
 )
-from datasets import Dataset  # noqa: E402
+
+from fairseq_intradistill.divergence import divergence_rows, mse_rows  # noqa: E402
+from fairseq_intradistill.hf import (  # noqa: E402
+    IntraDistillationArguments,
+    IntraDistillationSeq2SeqTrainer,
+    IntraDistillationTrainer,
+)
+from fairseq_intradistill.hf.loss import repeat_batch  # noqa: E402
+from fairseq_intradistill.hf.tiny import make_tiny_model  # noqa: E402
+from fairseq_intradistill.schedule import adaptive_alpha  # noqa: E402
 
 WORDS = "the a cat dog sat ran on mat good bad movie is was red blue big small house".split()
 K = 3
@@ -64,7 +64,11 @@ def dataset(kind, tokenizer, n=16):
     g = torch.Generator().manual_seed(1)
     if kind in ("classification", "regression"):
         enc = tokenizer(texts)
-        labels = torch.randint(3, (n,), generator=g).tolist() if kind == "classification" else torch.rand(n, generator=g).tolist()
+        labels = (
+            torch.randint(3, (n,), generator=g).tolist()
+            if kind == "classification"
+            else torch.rand(n, generator=g).tolist()
+        )
         return Dataset.from_dict({**enc, "labels": labels}), DataCollatorWithPadding(tokenizer)
     if kind == "token":
         enc = tokenizer(texts)
@@ -74,10 +78,14 @@ def dataset(kind, tokenizer, n=16):
     if kind == "question_answering":
         enc = tokenizer(["what sat"] * n, texts, padding="max_length", max_length=16)
         starts = torch.randint(4, 8, (n,), generator=g)
-        return (Dataset.from_dict({**enc, "start_positions": starts.tolist(), "end_positions": (starts + 1).tolist()}),
-                DataCollatorWithPadding(tokenizer))
+        return (
+            Dataset.from_dict({**enc, "start_positions": starts.tolist(), "end_positions": (starts + 1).tolist()}),
+            DataCollatorWithPadding(tokenizer),
+        )
     if kind == "seq2seq":
-        targets = [" ".join(t.split()[: 2 + i % 3]) for i, t in enumerate(sentences(n, length=4, seed=2))]  # padded batches
+        targets = [
+            " ".join(t.split()[: 2 + i % 3]) for i, t in enumerate(sentences(n, length=4, seed=2))
+        ]  # padded batches
         enc = tokenizer(texts, text_target=targets)
         return Dataset.from_dict(dict(enc)), None
     raise AssertionError(kind)
@@ -98,8 +106,18 @@ def make_trainer(kind, folder, out, intra=None, trainer_cls=None, **train_args):
     data, collator = dataset(kind, tokenizer)
     if kind == "seq2seq":
         collator = DataCollatorForSeq2Seq(tokenizer, model=model)
-    settings = dict(output_dir=str(out), per_device_train_batch_size=4, max_steps=4, logging_steps=1, report_to=[],
-                    use_cpu=True, save_strategy="no", seed=1, learning_rate=1e-3, disable_tqdm=True)
+    settings = dict(
+        output_dir=str(out),
+        per_device_train_batch_size=4,
+        max_steps=4,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        seed=1,
+        learning_rate=1e-3,
+        disable_tqdm=True,
+    )
     settings.update(train_args)
     args_cls = Seq2SeqTrainingArguments if kind == "seq2seq" else TrainingArguments
     if trainer_cls is None:
@@ -115,11 +133,16 @@ def first_batch(trainer):
 
 def expected_loss(kind, model, batch, alpha, reduction="mean"):
     """The loss written out from the definitions: mean task loss over K passes + alpha * divergence."""
-    out = model(**{k: v for k, v in repeat_batch(batch, K).items() if k not in ("labels", "start_positions", "end_positions")},
-                **({"labels": repeat_batch(batch, K)["labels"]} if kind == "seq2seq" else {}))
+    out = model(
+        **{k: v for k, v in repeat_batch(batch, K).items() if k not in ("labels", "start_positions", "end_positions")},
+        **({"labels": repeat_batch(batch, K)["labels"]} if kind == "seq2seq" else {}),
+    )
     if kind == "question_answering":
         s, e = out.start_logits, out.end_logits
-        task = (F.cross_entropy(s, batch["start_positions"].repeat(K)) + F.cross_entropy(e, batch["end_positions"].repeat(K))) / 2
+        task = (
+            F.cross_entropy(s, batch["start_positions"].repeat(K))
+            + F.cross_entropy(e, batch["end_positions"].repeat(K))
+        ) / 2
         div = sum(divergence_rows(x.log_softmax(-1).view(K, -1, x.size(-1)), "x").sum() for x in (s, e)) / 2
         rows = s.size(0) // K
     elif kind == "regression":
@@ -140,7 +163,12 @@ def expected_loss(kind, model, batch, alpha, reduction="mean"):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_loss_of_every_task_kind_matches_the_definitions(models, tmp_path, kind, reduction):
     alpha = 2.0
-    trainer = make_trainer(kind, models[kind], tmp_path, IntraDistillationArguments(num_passes=K, alpha=alpha, divergence_reduction=reduction))
+    trainer = make_trainer(
+        kind,
+        models[kind],
+        tmp_path,
+        IntraDistillationArguments(num_passes=K, alpha=alpha, divergence_reduction=reduction),
+    )
     model = trainer.model.train()
     batch = first_batch(trainer)
     torch.manual_seed(7)
@@ -171,8 +199,13 @@ def test_training_logs_divergence_and_alpha(models, tmp_path, kind):
 
 def test_seq2seq_with_label_smoothing(models, tmp_path):
     """Trainer's label smoother (labels popped from the repeated batch) still gets the divergence added."""
-    trainer = make_trainer("seq2seq", models["seq2seq"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=2.0),
-                           label_smoothing_factor=0.1)
+    trainer = make_trainer(
+        "seq2seq",
+        models["seq2seq"],
+        tmp_path,
+        IntraDistillationArguments(num_passes=K, alpha=2.0),
+        label_smoothing_factor=0.1,
+    )
     model = trainer.model.train()
     batch = first_batch(trainer)
     torch.manual_seed(4)
@@ -188,14 +221,24 @@ def test_seq2seq_with_label_smoothing(models, tmp_path):
 
 def test_one_pass_alpha_zero_is_the_plain_trainer_step_by_step(models, tmp_path):
     runs = {}
-    for name, cls, intra in (("plain", Trainer, None),
-                             ("intra", IntraDistillationTrainer, IntraDistillationArguments(num_passes=1, alpha=0))):
-        trainer = make_trainer("classification", models["classification"], tmp_path / name, intra, trainer_cls=cls,
-                               gradient_accumulation_steps=2)
+    for name, cls, intra in (
+        ("plain", Trainer, None),
+        ("intra", IntraDistillationTrainer, IntraDistillationArguments(num_passes=1, alpha=0)),
+    ):
+        trainer = make_trainer(
+            "classification",
+            models["classification"],
+            tmp_path / name,
+            intra,
+            trainer_cls=cls,
+            gradient_accumulation_steps=2,
+        )
         trainer.train()
-        runs[name] = ([e["loss"] for e in trainer.state.log_history if "loss" in e],
-                      [e["grad_norm"] for e in trainer.state.log_history if "loss" in e],
-                      {k: v.clone() for k, v in trainer.model.state_dict().items()})
+        runs[name] = (
+            [e["loss"] for e in trainer.state.log_history if "loss" in e],
+            [e["grad_norm"] for e in trainer.state.log_history if "loss" in e],
+            {k: v.clone() for k, v in trainer.model.state_dict().items()},
+        )
     assert len(runs["plain"][0]) == 4
     assert runs["plain"][0] == runs["intra"][0]
     assert runs["plain"][1] == runs["intra"][1]
@@ -207,7 +250,9 @@ def test_three_passes_change_training(models, tmp_path):
     """The counterpart of the identity test: with K=3 and alpha>0 the losses differ."""
     plain = make_trainer("classification", models["classification"], tmp_path / "p", trainer_cls=Trainer)
     plain.train()
-    intra = make_trainer("classification", models["classification"], tmp_path / "i", IntraDistillationArguments(num_passes=3, alpha=5))
+    intra = make_trainer(
+        "classification", models["classification"], tmp_path / "i", IntraDistillationArguments(num_passes=3, alpha=5)
+    )
     intra.train()
     losses = [[e["loss"] for e in t.state.log_history if "loss" in e] for t in (plain, intra)]
     assert losses[0] != losses[1]
@@ -221,11 +266,19 @@ def test_schedule_continues_across_a_resume(models, tmp_path):
     assert alphas == pytest.approx({s: adaptive_alpha(5, s - 1, 6, 2, 4) for s in range(1, 7)})
     assert len(set(alphas.values())) > 2  # the ramp is visible at this horizon
 
-    first = make_trainer("classification", models["classification"], tmp_path / "run", intra, max_steps=6,
-                         save_strategy="steps", save_steps=3)
+    first = make_trainer(
+        "classification",
+        models["classification"],
+        tmp_path / "run",
+        intra,
+        max_steps=6,
+        save_strategy="steps",
+        save_steps=3,
+    )
     first.train()
-    resumed = make_trainer("classification", models["classification"], tmp_path / "run", intra, max_steps=6,
-                           save_strategy="no")
+    resumed = make_trainer(
+        "classification", models["classification"], tmp_path / "run", intra, max_steps=6, save_strategy="no"
+    )
     resumed.train(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-3"))
     after = {e["step"]: e["alpha"] for e in resumed.state.log_history if "alpha" in e and e["step"] > 3}
     assert after == pytest.approx({s: alphas[s] for s in (4, 5, 6)})
@@ -234,7 +287,9 @@ def test_schedule_continues_across_a_resume(models, tmp_path):
 def test_gradient_accumulation_normalises_the_divergence_like_the_task_loss(models, tmp_path):
     # Token classification: the model ignores num_items_in_batch (its loss is this batch's mean),
     # so the divergence stays this batch's mean too.
-    trainer = make_trainer("token", models["token"], tmp_path / "tok", IntraDistillationArguments(num_passes=K, alpha=1.0))
+    trainer = make_trainer(
+        "token", models["token"], tmp_path / "tok", IntraDistillationArguments(num_passes=K, alpha=1.0)
+    )
     model = trainer.model.train()
     batch = first_batch(trainer)
     items = int((batch["labels"] != -100).sum())
@@ -249,7 +304,8 @@ def test_gradient_accumulation_normalises_the_divergence_like_the_task_loss(mode
     trainer = IntraDistillationTrainer(
         model=AutoModelForCausalLM.from_pretrained(models["causal_lm"]),
         args=TrainingArguments(output_dir=str(tmp_path / "lm"), report_to=[], use_cpu=True),
-        intra_distillation=IntraDistillationArguments(num_passes=K, alpha=1.0))
+        intra_distillation=IntraDistillationArguments(num_passes=K, alpha=1.0),
+    )
     enc = tokenizer(sentences(4), return_tensors="pt", padding=True)
     batch = {**enc, "labels": enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)}
     model = trainer.model.train()
@@ -262,15 +318,20 @@ def test_gradient_accumulation_normalises_the_divergence_like_the_task_loss(mode
     out = model(**repeat_batch({k: v for k, v in batch.items() if k != "labels"}, K))
     lp = out.logits[:, :-1].log_softmax(-1).reshape(K, -1, out.logits.size(-1))
     keep = batch["labels"][:, 1:].reshape(-1) != -100
-    task = F.cross_entropy(out.logits[:, :-1].reshape(-1, out.logits.size(-1)), batch["labels"][:, 1:].repeat(K, 1).reshape(-1))
+    task = F.cross_entropy(
+        out.logits[:, :-1].reshape(-1, out.logits.size(-1)), batch["labels"][:, 1:].repeat(K, 1).reshape(-1)
+    )
     expected = task + divergence_rows(lp[:, keep], "x").sum() / items
     assert torch.allclose(once, expected, rtol=1e-5)
     assert torch.allclose(twice, once / 2, rtol=1e-5)
 
 
 def test_divergence_scaled_like_the_task_loss_over_processes(models, tmp_path, monkeypatch):
-    """Trainer multiplies the task loss by the number of processes (average_tokens_across_devices); the divergence too."""
-    trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=50.0))
+    """Trainer multiplies the task loss by the number of processes (average_tokens_across_devices); so is the
+    divergence."""
+    trainer = make_trainer(
+        "classification", models["classification"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=50.0)
+    )
     model = trainer.model.train()
     batch = first_batch(trainer)
     items = torch.tensor(len(batch["labels"]))
@@ -285,8 +346,14 @@ def test_divergence_scaled_like_the_task_loss_over_processes(models, tmp_path, m
 # bf16 only: accelerate does not autocast to fp16 on a CPU (the logits stay float32).
 @pytest.mark.parametrize("precision", ["bf16"])
 def test_mixed_precision_autocast_on_cpu(models, tmp_path, precision):
-    trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(num_passes=K, alpha=1),
-                           max_steps=2, **{precision: True})
+    trainer = make_trainer(
+        "classification",
+        models["classification"],
+        tmp_path,
+        IntraDistillationArguments(num_passes=K, alpha=1),
+        max_steps=2,
+        **{precision: True},
+    )
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     seen = []
     hook = trainer.model.classifier.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
@@ -318,11 +385,15 @@ def test_bad_settings_are_rejected_with_the_option_name(settings, flag):
 
 def test_command_line_flags_and_mse_on_distributions(models, tmp_path):
     parser = HfArgumentParser(IntraDistillationArguments)
-    (parsed,) = parser.parse_args_into_dataclasses(["--num_passes", "2", "--alpha", "3", "--adaptive_alpha", "--divergence", "js"])
+    (parsed,) = parser.parse_args_into_dataclasses(
+        ["--num_passes", "2", "--alpha", "3", "--adaptive_alpha", "--divergence", "js"]
+    )
     assert (parsed.num_passes, parsed.alpha, parsed.adaptive_alpha, parsed.divergence) == (2, 3.0, True, "js")
     with pytest.raises(SystemExit):
         parser.parse_args_into_dataclasses(["--divergence", "kl"])
-    trainer = make_trainer("classification", models["classification"], tmp_path, IntraDistillationArguments(divergence="mse"))
+    trainer = make_trainer(
+        "classification", models["classification"], tmp_path, IntraDistillationArguments(divergence="mse")
+    )
     with pytest.raises(ValueError, match="--divergence mse"):
         trainer.compute_loss(trainer.model.train(), first_batch(trainer))
 
@@ -331,8 +402,10 @@ def test_the_hf_package_does_not_import_fairseq_and_fairseq_modules_do_not_impor
     import subprocess
     import sys
 
-    code = ("import sys, fairseq_intradistill.hf, fairseq_intradistill.hf.glue; "
-            "assert not any(m == 'fairseq' or m.startswith('fairseq.') for m in sys.modules), 'fairseq imported'")
+    code = (
+        "import sys, fairseq_intradistill.hf, fairseq_intradistill.hf.glue; "
+        "assert not any(m == 'fairseq' or m.startswith('fairseq.') for m in sys.modules), 'fairseq imported'"
+    )
     subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
     from pathlib import Path
 

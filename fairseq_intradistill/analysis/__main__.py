@@ -1,11 +1,11 @@
 """python -m fairseq_intradistill.analysis {sensitivity,prune,compare,curves} ...
 
-  sensitivity DATA --path CKPT [--subset valid] [--max-batches N] [--out DIR]
-  prune       DATA --path CKPT --fractions 0,0.1,...,0.9 [--out DIR]
-  sensitivity GLUE_DATA --path MODEL_DIR --glue-task TASK ...   a Transformers model folder (config.json)
-  prune       GLUE_DATA --path MODEL_DIR --glue-task TASK ...   the task's metric instead of BLEU
-  compare     DIR_A DIR_B ...     overlays and a table
-  curves      LOG_A LOG_B ...     training curves from fairseq --log-format json logs
+sensitivity DATA --path CKPT [--subset valid] [--max-batches N] [--out DIR]
+prune       DATA --path CKPT --fractions 0,0.1,...,0.9 [--out DIR]
+sensitivity GLUE_DATA --path MODEL_DIR --glue-task TASK ...   a Transformers model folder (config.json)
+prune       GLUE_DATA --path MODEL_DIR --glue-task TASK ...   the task's metric instead of BLEU
+compare     DIR_A DIR_B ...     overlays and a table
+curves      LOG_A LOG_B ...     training curves from fairseq --log-format json logs
 """
 
 import argparse
@@ -35,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"fairseq_intradistill.analysis.{name}")
         # sensitivity and prune share their checkpoint arguments (an argparse parent).
         parents = module.parents() if hasattr(module, "parents") else []
-        p = sub.add_parser(name, help=help_text, description=module.__doc__, parents=parents,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=module.__doc__,
+            parents=parents,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(module=module)
     return parser
@@ -50,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         args.module.run(args)
     except AnalysisError as e:
         print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from e
 
 
 if __name__ == "__main__":

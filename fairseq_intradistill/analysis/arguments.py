@@ -27,28 +27,48 @@ TRANSFORMERS_ONLY: Dict[str, Any] = {"glue_task": None, "batch_size": 32, "max_l
 def checkpoint_parent() -> argparse.ArgumentParser:
     """A model, its data, how sensitivity is computed, and where the output goes."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("data", type=Path,
-                        help="fairseq: binarised data folder (fairseq-preprocess output); Transformers: the GLUE task's "
-                             "local data as scripts/glue/run.sh --data-dir reads it")
-    parent.add_argument("--path", type=Path, required=True,
-                        help="fairseq checkpoint (.pt file), or Transformers model folder (save_pretrained: config.json, "
-                             "weights, tokenizer), e.g. a GLUE run's best/")
-    parent.add_argument("--max-batches", type=int,
-                        help="sensitivity on at most N batches (a seeded random sample); default all")
-    parent.add_argument("--max-tokens", type=int, help="fairseq: tokens per batch (default: 4096)")
-    parent.add_argument("--glue-task", help="Transformers: the GLUE task of the model and DATA (cola, sst2, mrpc, qqp, "
-                                            "stsb, mnli, qnli, rte); required")
-    parent.add_argument("--batch-size", type=int, help="Transformers: examples per batch (default: 32)")
-    parent.add_argument("--max-length", type=int,
-                        help="Transformers: tokens per example, longer ones truncated, as the recipe's --max-length (default: 128)")
     parent.add_argument(
-        "--mode", choices=MODES, default="batch",
+        "data",
+        type=Path,
+        help="fairseq: binarised data folder (fairseq-preprocess output); Transformers: the GLUE task's "
+        "local data as scripts/glue/run.sh --data-dir reads it",
+    )
+    parent.add_argument(
+        "--path",
+        type=Path,
+        required=True,
+        help="fairseq checkpoint (.pt file), or Transformers model folder (save_pretrained: config.json, "
+        "weights, tokenizer), e.g. a GLUE run's best/",
+    )
+    parent.add_argument(
+        "--max-batches", type=int, help="sensitivity on at most N batches (a seeded random sample); default all"
+    )
+    parent.add_argument("--max-tokens", type=int, help="fairseq: tokens per batch (default: 4096)")
+    parent.add_argument(
+        "--glue-task",
+        help="Transformers: the GLUE task of the model and DATA (cola, sst2, mrpc, qqp, "
+        "stsb, mnli, qnli, rte); required",
+    )
+    parent.add_argument("--batch-size", type=int, help="Transformers: examples per batch (default: 32)")
+    parent.add_argument(
+        "--max-length",
+        type=int,
+        help="Transformers: tokens per example, longer ones truncated, as the recipe's --max-length (default: 128)",
+    )
+    parent.add_argument(
+        "--mode",
+        choices=MODES,
+        default="batch",
         help="batch: token-weighted mean over batches of |θ·g_b| (default); subset: |θ·g| of the whole subset's loss",
     )
-    parent.add_argument("--exclude-embeddings", action="store_true",
-                        help="leave embeddings and the output projection out")
-    parent.add_argument("--label", help="name of the model in plots and tables (default: the checkpoint's folder; "
-                                        "Transformers: the last three parts of the model folder's path)")
+    parent.add_argument(
+        "--exclude-embeddings", action="store_true", help="leave embeddings and the output projection out"
+    )
+    parent.add_argument(
+        "--label",
+        help="name of the model in plots and tables (default: the checkpoint's folder; "
+        "Transformers: the last three parts of the model folder's path)",
+    )
     parent.add_argument("--out", type=Path, help="output folder (default: beside the model, analysis-NAME)")
     parent.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
     parent.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -67,7 +87,9 @@ def model_kind(path: Path) -> str:
     return FAIRSEQ
 
 
-def resolve_kind_options(args: argparse.Namespace, fairseq_only: Dict[str, Any], transformers_only: Dict[str, Any]) -> str:
+def resolve_kind_options(
+    args: argparse.Namespace, fairseq_only: Dict[str, Any], transformers_only: Dict[str, Any]
+) -> str:
     """Set ``args.kind``; reject the other kind's options by name, fill in this kind's defaults."""
     kind = model_kind(args.path)
     mine, theirs = (fairseq_only, transformers_only) if kind == FAIRSEQ else (transformers_only, fairseq_only)

@@ -49,9 +49,9 @@ def load_dir(path: Path) -> Dict[str, Any]:
     for bleu_file in sorted(path.glob("bleu-*.json")):
         record = _read_json(bleu_file)
         if "bleu" in record:
-            found["bleu"][bleu_file.stem[len("bleu-"):]] = record["bleu"]
+            found["bleu"][bleu_file.stem[len("bleu-") :]] = record["bleu"]
             if record.get("length_ratio") is not None:
-                found["length_ratio"][bleu_file.stem[len("bleu-"):]] = record["length_ratio"]
+                found["length_ratio"][bleu_file.stem[len("bleu-") :]] = record["length_ratio"]
     if not ("sensitivity" in found or "prune" in found or found["bleu"]):
         raise AnalysisError(
             f"{path}: no sensitivity.json, prune.json or bleu-*.json; give folders written by "
@@ -65,7 +65,9 @@ def prune_metric(runs: List[Dict[str, Any]]) -> str:
     metrics = {run["prune"].get("metric", "bleu"): run["dir"] for run in runs if "prune" in run}
     if len(metrics) > 1:
         found = ", ".join(f"{metric} ({folder})" for metric, folder in metrics.items())
-        raise AnalysisError(f"the pruning curves are scored with different metrics: {found}; compare models scored alike")
+        raise AnalysisError(
+            f"the pruning curves are scored with different metrics: {found}; compare models scored alike"
+        )
     return next(iter(metrics), "bleu")
 
 
@@ -79,7 +81,9 @@ def table_rows(runs: List[Dict[str, Any]], labels: List[str]) -> List[Dict[str, 
                 row[f"ratio_{subset}"] = run["length_ratio"][subset]
         if "sensitivity" in run:
             s = run["sensitivity"]["summary"]
-            row.update(parameters=s["count"], sensitivity_mean=s["mean"], sensitivity_std=s["std"], top20_share=s["top_share"])
+            row.update(
+                parameters=s["count"], sensitivity_mean=s["mean"], sensitivity_std=s["std"], top20_share=s["top_share"]
+            )
         if "prune" in run:
             metric = run["prune"].get("metric", "bleu")
             for p in run["prune"]["points"]:
@@ -93,10 +97,14 @@ def _columns(rows: List[Dict[str, Any]]) -> List[str]:
     for row in rows:
         columns.extend(k for k in row if k not in columns)
     # Each BLEU with its length ratio beside it.
-    first = ["model"] + [c for b in sorted(c for c in columns if c.startswith("bleu_"))
-                         for c in (b, "ratio_" + b[len("bleu_"):]) if c in columns]
+    first = ["model"] + [
+        c
+        for b in sorted(c for c in columns if c.startswith("bleu_"))
+        for c in (b, "ratio_" + b[len("bleu_") :])
+        if c in columns
+    ]
     middle = [c for c in ("parameters", "sensitivity_mean", "sensitivity_std", "top20_share") if c in columns]
-    prune = sorted((c for c in columns if c.startswith("prune_")), key=lambda c: float(c[len("prune_"):]))
+    prune = sorted((c for c in columns if c.startswith("prune_")), key=lambda c: float(c[len("prune_") :]))
     return first + middle + prune
 
 
@@ -142,11 +150,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         if len(labels) != len(runs):
             raise AnalysisError(f"--labels gives {len(labels)} names for {len(runs)} folders")
     else:
-        labels = [
-            run.get("sensitivity", run.get("prune", {})).get("label") or Path(run["dir"]).name for run in runs
-        ]
+        labels = [run.get("sensitivity", run.get("prune", {})).get("label") or Path(run["dir"]).name for run in runs]
     if len(set(labels)) != len(labels):  # keep overlays apart
-        labels = [f"{label} ({Path(run['dir']).name})" if labels.count(label) > 1 else label for label, run in zip(labels, runs)]
+        labels = [
+            f"{label} ({Path(run['dir']).name})" if labels.count(label) > 1 else label
+            for label, run in zip(labels, runs)
+        ]
 
     metric = prune_metric(runs)
     rows = table_rows(runs, labels)
@@ -161,11 +170,14 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
     hists = {label: run["sensitivity"]["histogram"] for label, run in zip(labels, runs) if "sensitivity" in run}
     if hists:
-        written += plotting.plot_histograms(out / "compare-sensitivity.png", hists, title=f"{prefix}parameter sensitivity")
+        written += plotting.plot_histograms(
+            out / "compare-sensitivity.png", hists, title=f"{prefix}parameter sensitivity"
+        )
     curves = {label: run["prune"]["points"] for label, run in zip(labels, runs) if "prune" in run}
     if curves:
-        written += plotting.plot_prune(out / "compare-prune.png", curves, title=f"{prefix}pruning the least sensitive parameters",
-                                       metric=metric)
+        written += plotting.plot_prune(
+            out / "compare-prune.png", curves, title=f"{prefix}pruning the least sensitive parameters", metric=metric
+        )
     print(table, end="")
     print("wrote " + ", ".join(str(f) for f in written))
     return {"rows": rows}

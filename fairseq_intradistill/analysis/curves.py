@@ -49,7 +49,7 @@ def _series(records: List[Tuple[jsonlog.Record, Optional[float]]]) -> Dict[str, 
                 continue
             number = record.number(key)
             if number is not None:
-                by_metric.setdefault(key[len(prefix):], {})[update] = (seconds, number)
+                by_metric.setdefault(key[len(prefix) :], {})[update] = (seconds, number)
     return {metric: [(u, t, v) for u, (t, v) in sorted(points.items())] for metric, points in by_metric.items()}
 
 
@@ -78,8 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", help="comma-separated names, one per LOG (default: each log's folder)")
     parser.add_argument("--out", type=Path, default=Path("curves"), help="output folder (default: ./curves)")
     parser.add_argument("--title", default="", help="title of the figure")
-    parser.add_argument("--x-axis", choices=tuple(X_AXES), default="update",
-                        help="update (default) or time: fairseq's wall clock in seconds, validation included")
+    parser.add_argument(
+        "--x-axis",
+        choices=tuple(X_AXES),
+        default="update",
+        help="update (default) or time: fairseq's wall clock in seconds, validation included",
+    )
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
@@ -109,21 +113,33 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             # x: the update, or the time (points that could not be timed are left out).
             xy = [(u if by_update else t, v) for u, t, v in points if by_update or t is not None]
             # One colour per log in every panel, whichever panels it appears in.
-            ax.plot([x for x, _ in xy], [v for _, v in xy], label=label, color=f"C{index % 10}",
-                    marker="." if len(xy) < 30 else None)
+            ax.plot(
+                [x for x, _ in xy],
+                [v for _, v in xy],
+                label=label,
+                color=f"C{index % 10}",
+                marker="." if len(xy) < 30 else None,
+            )
             numbers.setdefault(label, {}).setdefault(split, {})[metric] = [[x, v] for x, v in xy]
-            rows.extend({"model": label, "split": split, "metric": metric, "update": u, "seconds": t, "value": v}
-                        for u, t, v in points)
+            rows.extend(
+                {"model": label, "split": split, "metric": metric, "update": u, "seconds": t, "value": v}
+                for u, t, v in points
+            )
         ax.set_xlabel(X_AXES[args.x_axis])
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     if args.title:
         fig.suptitle(args.title)
-    files = plotting.save(fig, args.out / "curves.png",
-                          {"logs": [str(p) for p in args.logs], "x_axis": args.x_axis, "series": numbers}, rows, CSV_COLUMNS)
+    files = plotting.save(
+        fig,
+        args.out / "curves.png",
+        {"logs": [str(p) for p in args.logs], "x_axis": args.x_axis, "series": numbers},
+        rows,
+        CSV_COLUMNS,
+    )
     for label, run in zip(labels, series):
         last = {f"{s} {m}": run[s][m][-1][2] for s, m, _ in panels if run[s].get(m)}
         print(f"{label}: " + ", ".join(f"{k} {v:g}" for k, v in last.items()) + " (last values)")

@@ -23,14 +23,17 @@ def check_inputs(data: Path, path: Path) -> None:
     if not data.is_dir():
         raise AnalysisError(f"DATA {data}: no such folder (the binarised data the model was trained on)")
     if not any(data.glob("dict.*.txt")):
-        raise AnalysisError(f"DATA {data}: no fairseq dictionary (dict.*.txt); give the fairseq-preprocess output folder")
+        raise AnalysisError(
+            f"DATA {data}: no fairseq dictionary (dict.*.txt); give the fairseq-preprocess output folder"
+        )
 
 
 def load(data: Path, path: Path, subset: str, device: torch.device) -> Tuple[Any, Any, Any]:
     """(model, task, saved cfg) from a fairseq translation checkpoint, with ``subset`` loaded."""
     check_inputs(data, path)
-    import fairseq_intradistill.plugin  # noqa: F401  (our tasks/criterions; weights_only globals)
     from fairseq import checkpoint_utils
+
+    import fairseq_intradistill.plugin  # noqa: F401  (our tasks/criterions; weights_only globals)
 
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
@@ -87,7 +90,9 @@ def compute_sensitivity(
     total = len(itr) if max_batches is None else min(max_batches, len(itr))
     pad = task.target_dictionary.pad()
     nll_sum, sentences = 0.0, 0
-    for i, sample in enumerate(tqdm(itr, total=total, desc=f"sensitivity on {subset}", disable=not progress, unit="batch")):
+    for i, sample in enumerate(
+        tqdm(itr, total=total, desc=f"sensitivity on {subset}", disable=not progress, unit="batch")
+    ):
         if max_batches is not None and i >= max_batches:
             break
         sample = utils.move_to_cuda(sample, device=device) if device.type == "cuda" else sample
@@ -161,4 +166,3 @@ def decode(
     if missing:
         raise AnalysisError(f"subset {subset!r}: {len(missing)} of {n} sentences were not decoded")
     return [hyps[i] for i in range(n)], [refs[i] for i in range(n)]
-

@@ -17,7 +17,16 @@ import torch
 from fairseq_intradistill.analysis import AnalysisError
 from fairseq_intradistill.analysis.stats import SensitivityAccumulator, scored_parameters
 
-__all__ = ["check_inputs", "splits_of", "default_subset", "best_metric", "check_subset", "load", "compute_sensitivity", "evaluate"]
+__all__ = [
+    "check_inputs",
+    "splits_of",
+    "default_subset",
+    "best_metric",
+    "check_subset",
+    "load",
+    "compute_sensitivity",
+    "evaluate",
+]
 
 # The Transformers problem types whose loss is a mean over the batch's examples.
 PROBLEM_TYPES = (None, "single_label_classification", "regression")
@@ -33,9 +42,13 @@ def _glue() -> Any:
 def check_inputs(data: Path, path: Path, glue_task: Optional[str]) -> None:
     """Fail early, before loading anything, on a missing data folder or GLUE task."""
     if glue_task is None:
-        raise AnalysisError(f"--glue-task is required with a Transformers model (--path {path}): the GLUE task of the model and DATA")
+        raise AnalysisError(
+            f"--glue-task is required with a Transformers model (--path {path}): the GLUE task of the model and DATA"
+        )
     if not data.is_dir():
-        raise AnalysisError(f"DATA {data}: no such folder (the GLUE task's local data, as scripts/glue/run.sh --data-dir reads it)")
+        raise AnalysisError(
+            f"DATA {data}: no such folder (the GLUE task's local data, as scripts/glue/run.sh --data-dir reads it)"
+        )
     tasks = _glue().TASKS
     if glue_task not in tasks:
         raise AnalysisError(f"--glue-task must be one of {', '.join(sorted(tasks))} (got {glue_task!r})")
@@ -61,8 +74,15 @@ def check_subset(task: str, subset: str, option: str) -> None:
         raise AnalysisError(f"{option} {subset!r}: the GLUE task {task} has the splits {', '.join(splits_of(task))}")
 
 
-def load(data: Path, path: Path, task: str, subsets: Sequence[str], max_length: int,
-         device: torch.device, progress: bool = True) -> Tuple[torch.nn.Module, Dict[str, Any], Any]:
+def load(
+    data: Path,
+    path: Path,
+    task: str,
+    subsets: Sequence[str],
+    max_length: int,
+    device: torch.device,
+    progress: bool = True,
+) -> Tuple[torch.nn.Module, Dict[str, Any], Any]:
     """(model, {subset: tokenised dataset}, collator) for a GLUE sequence classifier folder."""
     glue = _glue()  # first: it hides a broken torchaudio from Transformers
     import datasets
@@ -77,15 +97,20 @@ def load(data: Path, path: Path, task: str, subsets: Sequence[str], max_length: 
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForSequenceClassification.from_pretrained(str(path))
     except Exception as e:  # a foreign or incomplete folder: say which one
-        raise AnalysisError(f"--path {path}: cannot load a sequence classifier and its tokenizer from it: "
-                            f"{type(e).__name__}: {e}") from e
+        raise AnalysisError(
+            f"--path {path}: cannot load a sequence classifier and its tokenizer from it: {type(e).__name__}: {e}"
+        ) from e
     num_labels = glue.TASKS[task][2]
     if model.config.num_labels != num_labels:
-        raise AnalysisError(f"--glue-task {task} has {num_labels} label(s), the model at --path {path} "
-                            f"{model.config.num_labels}: another task's model?")
+        raise AnalysisError(
+            f"--glue-task {task} has {num_labels} label(s), the model at --path {path} "
+            f"{model.config.num_labels}: another task's model?"
+        )
     if model.config.problem_type not in PROBLEM_TYPES:
-        raise AnalysisError(f"--path {path}: problem_type {model.config.problem_type!r} is not a GLUE task's "
-                            "(single-label classification or regression)")
+        raise AnalysisError(
+            f"--path {path}: problem_type {model.config.problem_type!r} is not a GLUE task's "
+            "(single-label classification or regression)"
+        )
     try:
         raw = glue.load_glue(task, data, splits=list(dict.fromkeys(subsets)), option="DATA")
     except FileNotFoundError as e:
@@ -97,8 +122,9 @@ def load(data: Path, path: Path, task: str, subsets: Sequence[str], max_length: 
     return model.to(device), encoded, DataCollatorWithPadding(tokenizer)
 
 
-def batches(dataset: Any, collator: Any, batch_size: int, max_batches: Optional[int] = None,
-            seed: int = 1) -> Iterator[Dict[str, torch.Tensor]]:
+def batches(
+    dataset: Any, collator: Any, batch_size: int, max_batches: Optional[int] = None, seed: int = 1
+) -> Iterator[Dict[str, torch.Tensor]]:
     """Consecutive batches of ``batch_size`` examples, padded; a seeded random sample of ``max_batches`` of them."""
     starts = list(range(0, len(dataset), batch_size))
     if max_batches is not None and max_batches < len(starts):
@@ -133,8 +159,13 @@ def compute_sensitivity(
     device = next(model.parameters()).device
     total = -(-len(dataset) // batch_size) if max_batches is None else min(max_batches, -(-len(dataset) // batch_size))
     loss_sum = 0.0
-    for batch in tqdm(batches(dataset, collator, batch_size, max_batches), total=total, desc=f"sensitivity on {subset}",
-                      disable=not progress, unit="batch"):
+    for batch in tqdm(
+        batches(dataset, collator, batch_size, max_batches),
+        total=total,
+        desc=f"sensitivity on {subset}",
+        disable=not progress,
+        unit="batch",
+    ):
         batch = {k: v.to(device) for k, v in batch.items()}
         examples = int(batch["labels"].size(0))
         model.zero_grad(set_to_none=True)
@@ -147,8 +178,16 @@ def compute_sensitivity(
     return acc, info
 
 
-def evaluate(model: torch.nn.Module, dataset: Any, collator: Any, task: str, *, batch_size: int = 32,
-             progress: bool = True, desc: str = "evaluating") -> Dict[str, float]:
+def evaluate(
+    model: torch.nn.Module,
+    dataset: Any,
+    collator: Any,
+    task: str,
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+    desc: str = "evaluating",
+) -> Dict[str, float]:
     """The recipe's GLUE metrics of the model on ``dataset`` (every example, in order)."""
     from tqdm import tqdm
 
@@ -156,8 +195,14 @@ def evaluate(model: torch.nn.Module, dataset: Any, collator: Any, task: str, *, 
     device = next(model.parameters()).device
     logits, labels = [], []
     with torch.no_grad():
-        for batch in tqdm(batches(dataset, collator, batch_size), total=-(-len(dataset) // batch_size), desc=desc,
-                          disable=not progress, unit="batch", leave=False):
+        for batch in tqdm(
+            batches(dataset, collator, batch_size),
+            total=-(-len(dataset) // batch_size),
+            desc=desc,
+            disable=not progress,
+            unit="batch",
+            leave=False,
+        ):
             labels.append(batch.pop("labels").numpy())
             logits.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy())
     return _glue().glue_metrics(task, np.concatenate(logits), np.concatenate(labels))

@@ -50,7 +50,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 logger = logging.getLogger(__name__)
 
-# "2024-01-01 12:00:00 | INFO | train_inner | {...}", "INFO:train_inner:{...}", hydra's "[...][train_inner][INFO] - {...}".
+# "2024-01-01 12:00:00 | INFO | train_inner | {...}", "INFO:train_inner:{...}",
+# hydra's "[...][train_inner][INFO] - {...}".
 _CONSOLE = re.compile(r"^(?:[^|{]* \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
 _PYTHON_LOGGING = re.compile(r"^[A-Z]+:(?P<tag>[^:{]+):(?P<json>\{\".*)$")
 _HYDRA = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[[A-Z]+\] - (?P<json>\{\".*)$")

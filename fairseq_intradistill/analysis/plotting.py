@@ -96,8 +96,15 @@ def plot_histograms(path: Path, hists: Dict[str, Dict[str, Any]], title: str, nu
             continue
         edges, counts, total = hist["edges"], hist["counts"], hist["count"]
         # Fractions, not counts, so that models of different sizes overlay.
-        ax.stairs([c / total for c in counts], edges, label=f"{label} ({hist['zeros']} zeros)",
-                  fill=len(hists) == 1, alpha=0.8, color=f"C{index % 10}", linewidth=1.5)
+        ax.stairs(
+            [c / total for c in counts],
+            edges,
+            label=f"{label} ({hist['zeros']} zeros)",
+            fill=len(hists) == 1,
+            alpha=0.8,
+            color=f"C{index % 10}",
+            linewidth=1.5,
+        )
         rows.extend(histogram_rows(label, hist))
     ax.set_xscale("log")
     ax.set_xlabel("parameter sensitivity |θ·∂L/∂θ| (log scale)")
@@ -109,16 +116,23 @@ def plot_histograms(path: Path, hists: Dict[str, Dict[str, Any]], title: str, nu
 
 PRUNE_COLUMNS = ("model", "fraction", "pruned", "bleu", "length_ratio")
 # How a pruning curve's metric is named on the axis and in tables: BLEU (fairseq), the GLUE metrics (Transformers).
-METRIC_NAMES = {"bleu": "BLEU", "accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews",
-                "pearson": "Pearson", "spearmanr": "Spearman"}
+METRIC_NAMES = {
+    "bleu": "BLEU",
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "matthews_correlation": "Matthews",
+    "pearson": "Pearson",
+    "spearmanr": "Spearman",
+}
 
 
 def metric_name(metric: str) -> str:
     return METRIC_NAMES.get(metric, metric)
 
 
-def plot_prune(path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, numbers: Any = None,
-               metric: str = "bleu") -> List[Path]:
+def plot_prune(
+    path: Path, curves: Dict[str, List[Dict[str, Any]]], title: str, numbers: Any = None, metric: str = "bleu"
+) -> List[Path]:
     """``metric`` (BLEU, or a GLUE metric) against the fraction of (least-sensitive) parameters set to zero.
 
     Writes ``numbers`` (default: the curves) as JSON and the points as CSV beside the PNG

@@ -23,14 +23,28 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError, plotting, stats
-from fairseq_intradistill.analysis.arguments import (FAIRSEQ_ONLY, TRANSFORMERS, TRANSFORMERS_ONLY, check_checkpoint_arguments,
-                                                     checkpoint_parent, default_label, default_out, device_of,
-                                                     resolve_kind_options)
+from fairseq_intradistill.analysis.arguments import (
+    FAIRSEQ_ONLY,
+    TRANSFORMERS,
+    TRANSFORMERS_ONLY,
+    check_checkpoint_arguments,
+    checkpoint_parent,
+    default_label,
+    default_out,
+    device_of,
+    resolve_kind_options,
+)
 from fairseq_intradistill.analysis.stats import parse_fractions
 
 DEFAULT_FRACTIONS = "0,0.1,...,0.9"
 # prune's options that only BLEU (a fairseq checkpoint) understands, and their defaults.
-BLEU_ONLY: Dict[str, Any] = {"reference": None, "lowercase": None, "beam": 5, "lenpen": 1.0, "remove_bpe": "sentencepiece"}
+BLEU_ONLY: Dict[str, Any] = {
+    "reference": None,
+    "lowercase": None,
+    "beam": 5,
+    "lenpen": 1.0,
+    "remove_bpe": "sentencepiece",
+}
 
 
 def fractions_type(text: str) -> List[float]:
@@ -46,16 +60,33 @@ def parents() -> List[argparse.ArgumentParser]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--fractions", type=fractions_type, default=parse_fractions(DEFAULT_FRACTIONS),
-        help=f"fractions of the parameters to prune, each in [0, 1]; 'a,b,...,c' steps by b-a (default: {DEFAULT_FRACTIONS})",
+        "--fractions",
+        type=fractions_type,
+        default=parse_fractions(DEFAULT_FRACTIONS),
+        help=f"fractions of the parameters to prune, each in [0, 1]; 'a,b,...,c' steps by b-a "
+        f"(default: {DEFAULT_FRACTIONS})",
     )
-    parser.add_argument("--subset", help="subset scored (default: valid; Transformers: the GLUE validation split, "
-                                         "MNLI validation_matched)")
-    parser.add_argument("--reference", type=Path, help="fairseq: raw references of --subset, one per line (default: the binarised targets, SentencePiece removed)")
+    parser.add_argument(
+        "--subset",
+        help="subset scored (default: valid; Transformers: the GLUE validation split, MNLI validation_matched)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="fairseq: raw references of --subset, one per line "
+        "(default: the binarised targets, SentencePiece removed)",
+    )
     parser.add_argument("--lowercase", action="store_true", default=None, help="fairseq: case-insensitive BLEU")
-    parser.add_argument("--sensitivity-subset", help="subset that ranks the parameters (default: as --subset's default)")
-    parser.add_argument("--scores", type=Path, help="rank by these scores (sensitivity --save-scores) instead of computing them")
-    parser.add_argument("--include", help="prune only parameters whose name matches this regular expression (e.g. 'decoder\\.layers\\.0\\.')")
+    parser.add_argument(
+        "--sensitivity-subset", help="subset that ranks the parameters (default: as --subset's default)"
+    )
+    parser.add_argument(
+        "--scores", type=Path, help="rank by these scores (sensitivity --save-scores) instead of computing them"
+    )
+    parser.add_argument(
+        "--include",
+        help="prune only parameters whose name matches this regular expression (e.g. 'decoder\\.layers\\.0\\.')",
+    )
     parser.add_argument("--beam", type=int, help="fairseq: beam size (default: 5)")
     parser.add_argument("--lenpen", type=float, help="fairseq: length penalty (default: 1.0)")
     parser.add_argument("--remove-bpe", help="fairseq: post-processing (default: sentencepiece)")
@@ -95,15 +126,20 @@ def _load_scores(path: Path, params: Dict[str, torch.Tensor]) -> Dict[str, torch
         raise AnalysisError(f"--scores {path}: not a file written by sensitivity --save-scores")
     for name, s in saved.items():
         if name not in params or tuple(s.shape) != tuple(params[name].shape):
-            raise AnalysisError(f"--scores {path}: {name} does not match a parameter of the model (another checkpoint?)")
+            raise AnalysisError(
+                f"--scores {path}: {name} does not match a parameter of the model (another checkpoint?)"
+            )
     return saved
 
 
-def _eligible(scores: Dict[str, torch.Tensor], args: argparse.Namespace, include: Optional[re.Pattern]) -> Dict[str, torch.Tensor]:
+def _eligible(
+    scores: Dict[str, torch.Tensor], args: argparse.Namespace, include: Optional[re.Pattern]
+) -> Dict[str, torch.Tensor]:
     from fairseq_intradistill.analysis.stats import is_embedding
 
     eligible = {
-        name: s for name, s in scores.items()
+        name: s
+        for name, s in scores.items()
         if not (args.exclude_embeddings and is_embedding(name)) and (include is None or include.search(name))
     }
     if not eligible:
@@ -111,8 +147,9 @@ def _eligible(scores: Dict[str, torch.Tensor], args: argparse.Namespace, include
     return eligible
 
 
-def _ranking(args: argparse.Namespace, params: Dict[str, torch.Tensor], device: torch.device,
-             compute: Callable[[], Any]) -> Dict[str, torch.Tensor]:
+def _ranking(
+    args: argparse.Namespace, params: Dict[str, torch.Tensor], device: torch.device, compute: Callable[[], Any]
+) -> Dict[str, torch.Tensor]:
     """The scores that rank the parameters: --scores, or ``compute()``'s accumulator's."""
     if args.scores is not None:
         return {k: v.to(device) for k, v in _load_scores(args.scores, params).items()}
@@ -159,10 +196,21 @@ def _run_fairseq(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dic
             raise AnalysisError(f"DATA {args.data}: subset {subset!r} not found ({e})") from e
 
     params = dict(model.named_parameters())
-    scores = _ranking(args, params, device, lambda: fairseq_io.compute_sensitivity(
-        model, task, args.sensitivity_subset, max_batches=args.max_batches, max_tokens=args.max_tokens,
-        mode=args.mode, exclude_embeddings=args.exclude_embeddings, progress=not args.no_progress,
-    ))
+    scores = _ranking(
+        args,
+        params,
+        device,
+        lambda: fairseq_io.compute_sensitivity(
+            model,
+            task,
+            args.sensitivity_subset,
+            max_batches=args.max_batches,
+            max_tokens=args.max_tokens,
+            mode=args.mode,
+            exclude_embeddings=args.exclude_embeddings,
+            progress=not args.no_progress,
+        ),
+    )
     eligible = _eligible(scores, args, include)
     n = sum(s.numel() for s in eligible.values())
     total_params = _model_parameters(params)
@@ -172,20 +220,33 @@ def _run_fairseq(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dic
         references = args.reference.read_text(encoding="utf-8").splitlines()
         size = len(task.dataset(args.subset))
         if len(references) != size:
-            raise AnalysisError(f"--reference {args.reference} has {len(references)} lines, subset {args.subset!r} {size} sentences")
+            raise AnalysisError(
+                f"--reference {args.reference} has {len(references)} lines, subset {args.subset!r} {size} sentences"
+            )
 
     points: List[Dict[str, Any]] = []
     for fraction in args.fractions:
         pruned = _prune_to(params, eligible, fraction)
         hyps, refs = fairseq_io.decode(
-            model, task, args.subset, beam=args.beam, lenpen=args.lenpen, max_tokens=args.max_tokens,
-            remove_bpe=args.remove_bpe, progress=not args.no_progress, desc=f"pruned {fraction:g}",
+            model,
+            task,
+            args.subset,
+            beam=args.beam,
+            lenpen=args.lenpen,
+            max_tokens=args.max_tokens,
+            remove_bpe=args.remove_bpe,
+            progress=not args.no_progress,
+            desc=f"pruned {fraction:g}",
         )
         result = score(hyps, references if references is not None else refs, lowercase=args.lowercase)
-        points.append({"fraction": fraction, "pruned": pruned, "bleu": result["bleu"],
-                       "length_ratio": result["length_ratio"]})
-        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}, "
-              f"length ratio {result['length_ratio']:.3f}", flush=True)
+        points.append(
+            {"fraction": fraction, "pruned": pruned, "bleu": result["bleu"], "length_ratio": result["length_ratio"]}
+        )
+        print(
+            f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}, "
+            f"length ratio {result['length_ratio']:.3f}",
+            flush=True,
+        )
 
     record = {
         "label": label,
@@ -204,7 +265,9 @@ def _run_fairseq(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dic
         "seconds": round(time.time() - start, 2),
         "points": points,
     }
-    files = plotting.plot_prune(out / "prune.png", {label: points}, title=f"{label}: pruning the least sensitive parameters", numbers=record)
+    files = plotting.plot_prune(
+        out / "prune.png", {label: points}, title=f"{label}: pruning the least sensitive parameters", numbers=record
+    )
     print("wrote " + ", ".join(str(f) for f in files))
     return record
 
@@ -217,24 +280,43 @@ def _run_transformers(args: argparse.Namespace, include: Optional[re.Pattern]) -
     device = device_of(args.cpu)
     start = time.time()
     subsets = [args.subset] if args.scores is not None else [args.subset, args.sensitivity_subset]
-    model, data, collator = hf_io.load(args.data, args.path, args.glue_task, subsets, args.max_length, device,
-                                       progress=not args.no_progress)
+    model, data, collator = hf_io.load(
+        args.data, args.path, args.glue_task, subsets, args.max_length, device, progress=not args.no_progress
+    )
     metric = hf_io.best_metric(args.glue_task)
 
     params = dict(model.named_parameters())
-    scores = _ranking(args, params, device, lambda: hf_io.compute_sensitivity(
-        model, data[args.sensitivity_subset], collator, args.sensitivity_subset, batch_size=args.batch_size,
-        max_batches=args.max_batches, mode=args.mode, exclude_embeddings=args.exclude_embeddings,
-        progress=not args.no_progress,
-    ))
+    scores = _ranking(
+        args,
+        params,
+        device,
+        lambda: hf_io.compute_sensitivity(
+            model,
+            data[args.sensitivity_subset],
+            collator,
+            args.sensitivity_subset,
+            batch_size=args.batch_size,
+            max_batches=args.max_batches,
+            mode=args.mode,
+            exclude_embeddings=args.exclude_embeddings,
+            progress=not args.no_progress,
+        ),
+    )
     eligible = _eligible(scores, args, include)
     n = sum(s.numel() for s in eligible.values())
 
     points: List[Dict[str, Any]] = []
     for fraction in args.fractions:
         pruned = _prune_to(params, eligible, fraction)
-        metrics = hf_io.evaluate(model, data[args.subset], collator, args.glue_task, batch_size=args.batch_size,
-                                 progress=not args.no_progress, desc=f"pruned {fraction:g}")
+        metrics = hf_io.evaluate(
+            model,
+            data[args.subset],
+            collator,
+            args.glue_task,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            desc=f"pruned {fraction:g}",
+        )
         points.append({"fraction": fraction, "pruned": pruned, **metrics})
         shown = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
         print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): {shown}", flush=True)
@@ -257,7 +339,12 @@ def _run_transformers(args: argparse.Namespace, include: Optional[re.Pattern]) -
         "seconds": round(time.time() - start, 2),
         "points": points,
     }
-    files = plotting.plot_prune(out / "prune.png", {label: points}, title=f"{label}: pruning the least sensitive parameters",
-                                numbers=record, metric=metric)
+    files = plotting.plot_prune(
+        out / "prune.png",
+        {label: points},
+        title=f"{label}: pruning the least sensitive parameters",
+        numbers=record,
+        metric=metric,
+    )
     print("wrote " + ", ".join(str(f) for f in files))
     return record

@@ -20,9 +20,17 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from fairseq_intradistill.analysis import plotting
-from fairseq_intradistill.analysis.arguments import (FAIRSEQ_ONLY, TRANSFORMERS, TRANSFORMERS_ONLY, check_checkpoint_arguments,
-                                                     checkpoint_parent, default_label, default_out, device_of,
-                                                     resolve_kind_options)
+from fairseq_intradistill.analysis.arguments import (
+    FAIRSEQ_ONLY,
+    TRANSFORMERS,
+    TRANSFORMERS_ONLY,
+    check_checkpoint_arguments,
+    checkpoint_parent,
+    default_label,
+    default_out,
+    device_of,
+    resolve_kind_options,
+)
 from fairseq_intradistill.analysis.stats import log_histogram, module_statistics, summarize
 
 MODULE_COLUMNS = ("module", "count", "mean", "std", "max", "share", "embedding")
@@ -33,10 +41,15 @@ def parents() -> List[argparse.ArgumentParser]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subset", help="subset whose loss is differentiated (default: valid; Transformers: the GLUE "
-                                         "validation split, MNLI validation_matched)")
+    parser.add_argument(
+        "--subset",
+        help="subset whose loss is differentiated (default: valid; Transformers: the GLUE "
+        "validation split, MNLI validation_matched)",
+    )
     parser.add_argument("--bins", type=int, default=60, help="histogram bins (default: 60)")
-    parser.add_argument("--save-scores", action="store_true", help="also write the per-parameter scores (sensitivity-scores.pt)")
+    parser.add_argument(
+        "--save-scores", action="store_true", help="also write the per-parameter scores (sensitivity-scores.pt)"
+    )
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -61,9 +74,14 @@ def _fairseq_sensitivity(args: argparse.Namespace, device: torch.device) -> Tupl
 
     model, task, _ = fairseq_io.load(args.data, args.path, args.subset, device)
     acc, info = fairseq_io.compute_sensitivity(
-        model, task, args.subset,
-        max_batches=args.max_batches, max_tokens=args.max_tokens, mode=args.mode,
-        exclude_embeddings=args.exclude_embeddings, progress=not args.no_progress,
+        model,
+        task,
+        args.subset,
+        max_batches=args.max_batches,
+        max_tokens=args.max_tokens,
+        mode=args.mode,
+        exclude_embeddings=args.exclude_embeddings,
+        progress=not args.no_progress,
     )
     return acc, info, f"{info['tokens']} tokens"
 
@@ -71,15 +89,27 @@ def _fairseq_sensitivity(args: argparse.Namespace, device: torch.device) -> Tupl
 def _transformers_sensitivity(args: argparse.Namespace, device: torch.device) -> Tuple[Any, Dict[str, Any], str]:
     from fairseq_intradistill.analysis import hf_io
 
-    model, data, collator = hf_io.load(args.data, args.path, args.glue_task, [args.subset], args.max_length, device,
-                                       progress=not args.no_progress)
-    acc, info = hf_io.compute_sensitivity(
-        model, data[args.subset], collator, args.subset,
-        batch_size=args.batch_size, max_batches=args.max_batches, mode=args.mode,
-        exclude_embeddings=args.exclude_embeddings, progress=not args.no_progress,
+    model, data, collator = hf_io.load(
+        args.data, args.path, args.glue_task, [args.subset], args.max_length, device, progress=not args.no_progress
     )
-    info = {"kind": TRANSFORMERS, "glue_task": args.glue_task, "batch_size": args.batch_size,
-            "max_length": args.max_length, **info}
+    acc, info = hf_io.compute_sensitivity(
+        model,
+        data[args.subset],
+        collator,
+        args.subset,
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+        mode=args.mode,
+        exclude_embeddings=args.exclude_embeddings,
+        progress=not args.no_progress,
+    )
+    info = {
+        "kind": TRANSFORMERS,
+        "glue_task": args.glue_task,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        **info,
+    }
     return acc, info, f"{info['examples']} examples"
 
 
@@ -114,7 +144,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "modules": modules,
     }
     files = plotting.plot_histograms(
-        out / "sensitivity.png", {label: hist},
+        out / "sensitivity.png",
+        {label: hist},
         title=f"{label}: std {summary['std']:.3g}, top 20% hold {100 * summary['top_share']:.1f}%",
         numbers=record,
     )

@@ -226,8 +226,8 @@ def log_histogram(values: ArrayLike, bins: int = 60) -> Dict[str, object]:
     if not math.isfinite(lo):
         return {"edges": [], "counts": [], "zeros": zeros, "count": int(arr.size)}
     if hi <= lo:  # one distinct positive value: one bin around it
-        hi = lo * 10 ** 0.05
-        lo = lo / 10 ** 0.05
+        hi = lo * 10**0.05
+        lo = lo / 10**0.05
     edges = np.logspace(math.log10(lo), math.log10(hi), bins + 1)
     edges[0], edges[-1] = min(edges[0], lo), max(edges[-1], hi)  # rounding of logspace
     counts = np.zeros(bins, dtype=np.int64)
@@ -337,7 +337,7 @@ def global_prune_masks(scores: Dict[str, Tensor], fraction: float) -> Dict[str, 
         raise ValueError(f"fraction {fraction} is outside [0, 1]")
     flat = torch.cat([s.reshape(-1).float().cpu() for s in scores.values()]).numpy()
     flat.sort()
-    (k, threshold), = pruning_thresholds(flat, [fraction])
+    ((k, threshold),) = pruning_thresholds(flat, [fraction])
     below = int(np.searchsorted(flat, threshold, side="left")) if k > 0 else 0
     ties_left = k - below
     masks = {}

@@ -12,7 +12,10 @@ def per_device_batch(batch_size: int, accumulation: int = 1) -> int:
     """Examples per process and micro-step for ``batch_size`` examples per update."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if batch_size % (world * accumulation):
-        raise SystemExit(f"error: --batch-size {batch_size} is not divisible by {world} processes x {accumulation} accumulation steps")
+        raise SystemExit(
+            f"error: --batch-size {batch_size} is not divisible by "
+            f"{world} processes x {accumulation} accumulation steps"
+        )
     return batch_size // (world * accumulation)
 
 

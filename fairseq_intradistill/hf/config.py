@@ -19,19 +19,28 @@ REDUCTIONS = ("mean", "sum")
 @dataclass
 class IntraDistillationArguments:
     num_passes: int = field(
-        default=3, metadata={"help": "forward passes K per batch (run as one forward over the batch repeated K times); 1 is ordinary training"}
+        default=3,
+        metadata={
+            "help": "forward passes K per batch (run as one forward over the batch repeated K times); "
+            "1 is ordinary training"
+        },
     )
     alpha: float = field(
-        default=5.0, metadata={"help": "weight of the divergence between the K passes (the final weight with --adaptive_alpha)"}
+        default=5.0,
+        metadata={"help": "weight of the divergence between the K passes (the final weight with --adaptive_alpha)"},
     )
     adaptive_alpha: bool = field(
         default=False,
-        metadata={"help": "ramp the weight: alpha_t = alpha*(p*t/N)^gamma for t < N/p, then alpha (constant alpha when alpha <= 1)"},
+        metadata={
+            "help": "ramp the weight: alpha_t = alpha*(p*t/N)^gamma for t < N/p, then alpha "
+            "(constant alpha when alpha <= 1)"
+        },
     )
     alpha_p: float = field(default=5.0, metadata={"help": "the weight reaches alpha at step N/p"})
     alpha_q: float = field(default=10.0, metadata={"help": "the weight reaches 1 at step N/q; needs 0 < p < q"})
     alpha_max_steps: int = field(
-        default=0, metadata={"help": "horizon N of the schedule; 0 uses the trainer's max_steps (from --max_steps or the epochs)"}
+        default=0,
+        metadata={"help": "horizon N of the schedule; 0 uses the trainer's max_steps (from --max_steps or the epochs)"},
     )
     divergence: str = field(
         default="x",
@@ -63,13 +72,18 @@ class IntraDistillationArguments:
         if self.divergence not in KINDS:
             raise ValueError(f"--divergence must be one of {', '.join(KINDS)}, got {self.divergence!r}")
         if self.divergence_reduction not in REDUCTIONS:
-            raise ValueError(f"--divergence_reduction must be one of {', '.join(REDUCTIONS)}, got {self.divergence_reduction!r}")
+            raise ValueError(
+                f"--divergence_reduction must be one of {', '.join(REDUCTIONS)}, got {self.divergence_reduction!r}"
+            )
         if self.alpha_max_steps < 0:
-            raise ValueError(f"--alpha_max_steps must be >= 0 (0: the trainer's max_steps), got {self.alpha_max_steps!r}")
+            raise ValueError(
+                f"--alpha_max_steps must be >= 0 (0: the trainer's max_steps), got {self.alpha_max_steps!r}"
+            )
         if self.adaptive_alpha:
             if not self.alpha_p > 0:
                 raise ValueError(f"--alpha_p must be > 0 with --adaptive_alpha, got {self.alpha_p!r}")
             if not self.alpha_p < self.alpha_q:
                 raise ValueError(
-                    f"--alpha_q must be greater than --alpha_p with --adaptive_alpha (got --alpha_p {self.alpha_p}, --alpha_q {self.alpha_q})"
+                    f"--alpha_q must be greater than --alpha_p with --adaptive_alpha "
+                    f"(got --alpha_p {self.alpha_p}, --alpha_q {self.alpha_q})"
                 )

@@ -51,7 +51,10 @@ def glue_metrics(task: str, predictions: np.ndarray, labels: np.ndarray) -> Dict
     if task == "stsb":
         predictions = predictions.reshape(-1).astype(np.float64)
         labels = labels.reshape(-1).astype(np.float64)
-        return {"pearson": float(pearsonr(predictions, labels)[0]), "spearmanr": float(spearmanr(predictions, labels)[0])}
+        return {
+            "pearson": float(pearsonr(predictions, labels)[0]),
+            "spearmanr": float(spearmanr(predictions, labels)[0]),
+        }
     if predictions.ndim > 1:
         predictions = predictions.argmax(axis=-1)
     if task == "cola":
@@ -114,14 +117,21 @@ def encode_split(dataset, task: str, tokenizer, max_length: int):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.glue", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.hf.glue",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="bert-base-uncased", help="model name on the Hub or a local model folder")
-    parser.add_argument("--data-dir", type=Path, help="local data: a DatasetDict.save_to_disk folder, or "
-                        "train/validation (MNLI: validation_matched/_mismatched) .jsonl/.json/.csv/.tsv/.parquet files "
-                        "with GLUE's columns; default: the Hub's nyu-mll/glue")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="local data: a DatasetDict.save_to_disk folder, or "
+        "train/validation (MNLI: validation_matched/_mismatched) .jsonl/.json/.csv/.tsv/.parquet files "
+        "with GLUE's columns; default: the Hub's nyu-mll/glue",
+    )
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=float, default=20)
@@ -133,9 +143,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--alpha", type=float, help="default: per task (QQP 0.5, others 5)")
     parser.add_argument("--alpha-p", type=float, help="default: per task (QQP 6.67, others 2)")
     parser.add_argument("--alpha-q", type=float, help="default: per task (QQP 10, others 5)")
-    parser.add_argument("--divergence", default="x", choices=["x", "js", "sym_kl"], help="classification tasks; STS-B uses mse")
-    parser.add_argument("--divergence-reduction", choices=["mean", "sum"],
-                        help="default as the authors: sum over the batch for classification, mean for STS-B")
+    parser.add_argument(
+        "--divergence", default="x", choices=["x", "js", "sym_kl"], help="classification tasks; STS-B uses mse"
+    )
+    parser.add_argument(
+        "--divergence-reduction",
+        choices=["mean", "sum"],
+        help="default as the authors: sum over the batch for classification, mean for STS-B",
+    )
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     parser.add_argument("--eval-batch-size", type=int, default=128)
     args = parser.parse_args(argv)
@@ -154,8 +169,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> Dict[str, float]:
     args = parse_args(argv)
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
     from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
@@ -169,8 +189,11 @@ def main(argv=None) -> Dict[str, float]:
     data = {split: encode_split(raw[split], args.task, tokenizer, args.max_length) for split in splits}
     # A fresh head of the task's size: the recipe fine-tunes an encoder (a head of another size is replaced).
     model = AutoModelForSequenceClassification.from_pretrained(
-        args.model, num_labels=num_labels, problem_type="regression" if regression else "single_label_classification",
-        ignore_mismatched_sizes=True)
+        args.model,
+        num_labels=num_labels,
+        problem_type="regression" if regression else "single_label_classification",
+        ignore_mismatched_sizes=True,
+    )
 
     def compute_metrics(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -181,25 +204,51 @@ def main(argv=None) -> Dict[str, float]:
         output_dir=str(output_dir / "checkpoints"),
         per_device_train_batch_size=per_device_batch(args.batch_size),
         per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr, lr_scheduler_type="linear", warmup_steps=0, weight_decay=0.0,
-        num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
-        eval_strategy="epoch", save_strategy="epoch", save_total_limit=1, load_best_model_at_end=True,
-        metric_for_best_model=best_metric, greater_is_better=True,
-        logging_strategy="steps", logging_steps=50 if args.max_steps < 0 else 1, report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True, save_only_model=False,
+        learning_rate=args.lr,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        weight_decay=0.0,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model=best_metric,
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=50 if args.max_steps < 0 else 1,
+        report_to=["tensorboard"] if has_tensorboard() else [],
+        fp16=args.precision == "fp16",
+        bf16=args.precision == "bf16",
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
+        save_only_model=False,
     )
     optimizer = torch.optim.Adamax(model.parameters(), lr=args.lr)  # the authors' optimizer
-    common = dict(model=model, args=training_args, train_dataset=data["train"], eval_dataset=data[splits[1]],
-                  data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-                  compute_metrics=compute_metrics, optimizers=(optimizer, None))
+    common = dict(
+        model=model,
+        args=training_args,
+        train_dataset=data["train"],
+        eval_dataset=data[splits[1]],
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        optimizers=(optimizer, None),
+    )
     if args.method == "intra":
         alpha, p, q = INTRA_SETTINGS[args.task]
         reduction = args.divergence_reduction or ("mean" if regression else "sum")
         intra = IntraDistillationArguments(
-            num_passes=args.num_passes, alpha=args.alpha if args.alpha is not None else alpha, adaptive_alpha=True,
-            alpha_p=args.alpha_p if args.alpha_p is not None else p, alpha_q=args.alpha_q if args.alpha_q is not None else q,
-            divergence="mse" if regression else args.divergence, divergence_reduction=reduction)
+            num_passes=args.num_passes,
+            alpha=args.alpha if args.alpha is not None else alpha,
+            adaptive_alpha=True,
+            alpha_p=args.alpha_p if args.alpha_p is not None else p,
+            alpha_q=args.alpha_q if args.alpha_q is not None else q,
+            divergence="mse" if regression else args.divergence,
+            divergence_reduction=reduction,
+        )
         trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
     else:
         intra = None
@@ -207,14 +256,24 @@ def main(argv=None) -> Dict[str, float]:
 
     last = last_checkpoint(output_dir / "checkpoints")
     train_output = trainer.train(resume_from_checkpoint=last)
-    results: Dict[str, object] = {"task": args.task, "method": args.method, "seed": args.seed, "model": args.model,
-                                  "metric": best_metric, "train_runtime_s": train_output.metrics["train_runtime"],
-                                  "updates": trainer.state.global_step, "processes": training_args.world_size,
-                                  "intra_distillation": None if intra is None else intra.__dict__}
+    results: Dict[str, object] = {
+        "task": args.task,
+        "method": args.method,
+        "seed": args.seed,
+        "model": args.model,
+        "metric": best_metric,
+        "train_runtime_s": train_output.metrics["train_runtime"],
+        "updates": trainer.state.global_step,
+        "processes": training_args.world_size,
+        "intra_distillation": None if intra is None else intra.__dict__,
+    }
     for split in splits[1:]:
         metrics = trainer.evaluate(data[split], metric_key_prefix="eval")
-        results[split] = {k[len("eval_"):]: v for k, v in metrics.items() if k[len("eval_"):] in
-                          ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr", "loss")}
+        results[split] = {
+            k[len("eval_") :]: v
+            for k, v in metrics.items()
+            if k[len("eval_") :] in ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr", "loss")
+        }
     if trainer.is_world_process_zero():
         trainer.save_model(str(output_dir / "best"))
         (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -79,7 +79,9 @@ def task_kind(outputs: Any, labels: Optional[Tensor], num_labels: Optional[int],
     if logits.dim() == 3:
         return "causal_lm" if causal_lm else "token"
     if logits.dim() == 2:
-        regression = logits.size(-1) == 1 and (num_labels in (None, 1)) and (labels is None or labels.is_floating_point())
+        regression = (
+            logits.size(-1) == 1 and (num_labels in (None, 1)) and (labels is None or labels.is_floating_point())
+        )
         return "regression" if regression else "classification"
     raise ValueError(f"cannot apply intra-distillation to logits of shape {tuple(logits.shape)}")
 
@@ -114,7 +116,9 @@ def output_divergence(
         total = intra_distillation_loss(values, kind="mse")
         return Divergence(total, torch.tensor(values.size(1), device=values.device), kind)
     if divergence == "mse":
-        raise ValueError(f"--divergence mse applies to regression outputs (num_labels = 1); this model's outputs are {kind}")
+        raise ValueError(
+            f"--divergence mse applies to regression outputs (num_labels = 1); this model's outputs are {kind}"
+        )
 
     if kind == "question_answering":
         # The task loss is the mean of the start and end losses; the divergence follows it.
@@ -136,7 +140,9 @@ def output_divergence(
         lprobs = _lprobs(logits, num_passes)
         pad_mask = labels.reshape(-1).eq(IGNORE_INDEX)
         if pad_mask.size(0) != lprobs.size(1):
-            raise ValueError(f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}")
+            raise ValueError(
+                f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}"
+            )
     total = intra_distillation_loss(lprobs, divergence, pad_mask=pad_mask)
     rows = torch.tensor(lprobs.size(1), device=lprobs.device) if pad_mask is None else (~pad_mask).sum()
     return Divergence(total, rows, kind)

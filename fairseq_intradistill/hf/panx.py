@@ -26,8 +26,10 @@ import numpy as np  # noqa: E402
 # The label order of the XTREME PAN-X configurations on the Hub (ClassLabel names).
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 # The 48 target languages of the authors' train_panx.sh (XTREME-R).
-LANGUAGES = ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw yo my zh "
-             "kk tr et fi hu qu pl uk az lt pa gu ro").split()
+LANGUAGES = (
+    "ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw yo my zh "
+    "kk tr et fi hu qu pl uk az lt pa gu ro"
+).split()
 SPLITS = ("train", "validation", "test")
 
 
@@ -101,22 +103,36 @@ def ner_metrics(predictions: np.ndarray, label_ids: np.ndarray) -> Dict[str, flo
     from seqeval.metrics import f1_score, precision_score, recall_score
 
     gold, pred = sequences(predictions, label_ids)
-    return {"f1": float(f1_score(gold, pred)), "precision": float(precision_score(gold, pred)),
-            "recall": float(recall_score(gold, pred))}
+    return {
+        "f1": float(f1_score(gold, pred)),
+        "precision": float(precision_score(gold, pred)),
+        "recall": float(recall_score(gold, pred)),
+    }
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.panx", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.hf.panx",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="xlm-roberta-large", help="model name on the Hub or a local model folder")
-    parser.add_argument("--data-dir", type=Path, help="local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme")
-    parser.add_argument("--langs", default=",".join(LANGUAGES), help="comma-separated test languages (default: the authors' 48)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme",
+    )
+    parser.add_argument(
+        "--langs", default=",".join(LANGUAGES), help="comma-separated test languages (default: the authors' 48)"
+    )
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=float, default=10)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
-    parser.add_argument("--batch-size", type=int, default=32, help="examples per update, over processes and accumulation")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="examples per update, over processes and accumulation"
+    )
     parser.add_argument("--accumulation", type=int, default=4, help="gradient accumulation steps")
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--max-length", type=int, default=128)
@@ -145,8 +161,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     import torch
-    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
 
     from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
     from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
@@ -156,8 +177,12 @@ def main(argv=None) -> Dict:
     train = encode(english["train"], tokenizer, args.max_length)
     dev = encode(english["validation"], tokenizer, args.max_length)
     model = AutoModelForTokenClassification.from_pretrained(
-        args.model, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)},
-        ignore_mismatched_sizes=True)
+        args.model,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={n: i for i, n in enumerate(LABELS)},
+        ignore_mismatched_sizes=True,
+    )
 
     def compute_metrics(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -166,22 +191,49 @@ def main(argv=None) -> Dict:
     training_args = TrainingArguments(
         output_dir=str(args.output_dir / "checkpoints"),
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
-        gradient_accumulation_steps=args.accumulation, per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr, weight_decay=0.0, warmup_steps=0, max_grad_norm=1.0,
-        num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
-        eval_strategy="steps", eval_steps=args.eval_steps, save_strategy="steps", save_steps=args.eval_steps,
-        save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="f1", greater_is_better=True,
-        logging_steps=min(50, args.eval_steps), report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+        gradient_accumulation_steps=args.accumulation,
+        per_device_eval_batch_size=args.eval_batch_size,
+        learning_rate=args.lr,
+        weight_decay=0.0,
+        warmup_steps=0,
+        max_grad_norm=1.0,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        eval_strategy="steps",
+        eval_steps=args.eval_steps,
+        save_strategy="steps",
+        save_steps=args.eval_steps,
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        logging_steps=min(50, args.eval_steps),
+        report_to=["tensorboard"] if has_tensorboard() else [],
+        fp16=args.precision == "fp16",
+        bf16=args.precision == "bf16",
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
     )
-    common = dict(model=model, args=training_args, train_dataset=train, eval_dataset=dev,
-                  data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer,
-                  compute_metrics=compute_metrics)
+    common = dict(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=dev,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+    )
     intra = None
     if args.method == "intra":
-        intra = IntraDistillationArguments(num_passes=args.num_passes, alpha=args.alpha, adaptive_alpha=True,
-                                           alpha_p=args.alpha_p, alpha_q=args.alpha_q,
-                                           divergence_reduction=args.divergence_reduction)
+        intra = IntraDistillationArguments(
+            num_passes=args.num_passes,
+            alpha=args.alpha,
+            adaptive_alpha=True,
+            alpha_p=args.alpha_p,
+            alpha_q=args.alpha_q,
+            divergence_reduction=args.divergence_reduction,
+        )
         trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
     else:
         trainer = Trainer(**common)
@@ -192,11 +244,19 @@ def main(argv=None) -> Dict:
         test = encode(load_language(lang, args.data_dir, ("test",))["test"], tokenizer, args.max_length)
         metrics = trainer.evaluate(test, metric_key_prefix="test")
         per_language[lang] = {k: metrics[f"test_{k}"] for k in ("f1", "precision", "recall")}
-    results = {"task": "panx", "method": args.method, "seed": args.seed, "model": args.model, "metric": "f1",
-               "train_runtime_s": train_output.metrics["train_runtime"], "updates": trainer.state.global_step,
-               "processes": training_args.world_size, "intra_distillation": None if intra is None else intra.__dict__,
-               "languages": per_language,
-               "average_f1": float(np.mean([m["f1"] for m in per_language.values()]))}
+    results = {
+        "task": "panx",
+        "method": args.method,
+        "seed": args.seed,
+        "model": args.model,
+        "metric": "f1",
+        "train_runtime_s": train_output.metrics["train_runtime"],
+        "updates": trainer.state.global_step,
+        "processes": training_args.world_size,
+        "intra_distillation": None if intra is None else intra.__dict__,
+        "languages": per_language,
+        "average_f1": float(np.mean([m["f1"] for m in per_language.values()])),
+    }
     if trainer.is_world_process_zero():
         trainer.save_model(str(args.output_dir / "best"))
         (args.output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 NOT_AVAILABLE = "n/a"
-PAPER = {("panx", "baseline"): "84.50*", ("panx", "intra"): "85.40*",
-         ("tydiqa", "baseline"): "65.51*", ("tydiqa", "intra"): "68.20*"}
+PAPER = {
+    ("panx", "baseline"): "84.50*",
+    ("panx", "intra"): "85.40*",
+    ("tydiqa", "baseline"): "65.51*",
+    ("tydiqa", "intra"): "68.20*",
+}
 FOOTNOTE = "* average as quoted by a public reproduction; which languages it covers is uncertain"
 
 
@@ -55,8 +59,18 @@ def table(root: Path, task: Optional[str] = None, languages: bool = False) -> st
     for (name, method), results in sorted(runs.items()):
         seeds = ",".join(str(r["seed"]) for r in sorted(results, key=lambda r: r["seed"]))
         metric = results[0]["metric"] + (" (avg)" if "languages" in results[0] else "")
-        lines.append(_row([name, metric, method, seeds, *_stats([headline(r) for r in results]),
-                           PAPER.get((name, method), NOT_AVAILABLE)]))
+        lines.append(
+            _row(
+                [
+                    name,
+                    metric,
+                    method,
+                    seeds,
+                    *_stats([headline(r) for r in results]),
+                    PAPER.get((name, method), NOT_AVAILABLE),
+                ]
+            )
+        )
     if any(key in PAPER for key in runs):
         lines.append("")
         lines.append(FOOTNOTE)
@@ -64,16 +78,24 @@ def table(root: Path, task: Optional[str] = None, languages: bool = False) -> st
         for (name, method), results in sorted(runs.items()):
             if "languages" not in results[0]:
                 continue
-            lines += ["", f"{name} {method}, per language ({results[0]['metric']}, mean over {len(results)} seed(s)):", "",
-                      _row(["language", "mean", "std"]), _row(["---"] * 3)]
+            lines += [
+                "",
+                f"{name} {method}, per language ({results[0]['metric']}, mean over {len(results)} seed(s)):",
+                "",
+                _row(["language", "mean", "std"]),
+                _row(["---"] * 3),
+            ]
             for lang in results[0]["languages"]:
                 lines.append(_row([lang, *_stats([100.0 * r["languages"][lang][r["metric"]] for r in results])]))
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.results", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.hf.results",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("root", type=Path, help="folder searched for results.json (e.g. work/glue/runs)")
     parser.add_argument("--task", help="only this task (e.g. panx, tydiqa, rte)")
     parser.add_argument("--languages", action="store_true", help="per-language rows for PAN-X and TyDiQA")

@@ -30,7 +30,9 @@ def write_tokenizer(folder: Path, words: Iterable[str]):
         if word not in vocab:
             vocab.append(word)
     # Transformers 5 builds the WordPiece model from a dict (a vocab_file argument is ignored).
-    tokenizer = BertTokenizer(vocab={piece: i for i, piece in enumerate(vocab)}, do_lower_case=True, model_max_length=512)
+    tokenizer = BertTokenizer(
+        vocab={piece: i for i, piece in enumerate(vocab)}, do_lower_case=True, model_max_length=512
+    )
     tokenizer.save_pretrained(folder)
     return tokenizer
 
@@ -40,30 +42,81 @@ def tiny_config(architecture: str, vocab_size: int, num_labels: int = 2, dropout
     from transformers import BertConfig, GPT2Config, T5Config, XLMRobertaConfig
 
     if architecture == "bert":
-        return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                          intermediate_size=64, max_position_embeddings=512, hidden_dropout_prob=dropout,
-                          attention_probs_dropout_prob=dropout, num_labels=num_labels)
+        return BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+            hidden_dropout_prob=dropout,
+            attention_probs_dropout_prob=dropout,
+            num_labels=num_labels,
+        )
     if architecture == "xlm-roberta":
         # pad 0, cls 2, sep 3: the ids of the word-level tokenizer's special tokens.
-        return XLMRobertaConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                intermediate_size=64, max_position_embeddings=520, hidden_dropout_prob=dropout,
-                                attention_probs_dropout_prob=dropout, num_labels=num_labels,
-                                pad_token_id=0, bos_token_id=2, eos_token_id=3)
+        return XLMRobertaConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=520,
+            hidden_dropout_prob=dropout,
+            attention_probs_dropout_prob=dropout,
+            num_labels=num_labels,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=3,
+        )
     if architecture == "t5":
-        return T5Config(vocab_size=vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_decoder_layers=1,
-                        num_heads=2, dropout_rate=dropout, pad_token_id=0, eos_token_id=3,
-                        decoder_start_token_id=0)
+        return T5Config(
+            vocab_size=vocab_size,
+            d_model=32,
+            d_kv=16,
+            d_ff=64,
+            num_layers=1,
+            num_decoder_layers=1,
+            num_heads=2,
+            dropout_rate=dropout,
+            pad_token_id=0,
+            eos_token_id=3,
+            decoder_start_token_id=0,
+        )
     if architecture == "gpt2":
-        return GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=1, n_head=2, n_positions=512, resid_pdrop=dropout,
-                          embd_pdrop=dropout, attn_pdrop=dropout, pad_token_id=0, bos_token_id=2, eos_token_id=3)
+        return GPT2Config(
+            vocab_size=vocab_size,
+            n_embd=32,
+            n_layer=1,
+            n_head=2,
+            n_positions=512,
+            resid_pdrop=dropout,
+            embd_pdrop=dropout,
+            attn_pdrop=dropout,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=3,
+        )
     raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
 
 
-def make_tiny_model(folder: Path, architecture: str, head: str, words: Iterable[str], num_labels: int = 2,
-                    seed: int = 0, dropout: float = 0.1) -> Path:
+def make_tiny_model(
+    folder: Path,
+    architecture: str,
+    head: str,
+    words: Iterable[str],
+    num_labels: int = 2,
+    seed: int = 0,
+    dropout: float = 0.1,
+) -> Path:
     """Save a tiny model with ``head`` and its tokenizer to ``folder``; return the folder."""
-    from transformers import (AutoModelForCausalLM, AutoModelForQuestionAnswering, AutoModelForSeq2SeqLM,
-                              AutoModelForSequenceClassification, AutoModelForTokenClassification)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForQuestionAnswering,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+    )
 
     heads = {
         "sequence-classification": AutoModelForSequenceClassification,
@@ -83,14 +136,21 @@ def make_tiny_model(folder: Path, architecture: str, head: str, words: Iterable[
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.tiny", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.hf.tiny",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder to write the model and tokenizer to")
     parser.add_argument("--architecture", default="bert", choices=ARCHITECTURES)
     parser.add_argument("--head", default="sequence-classification", choices=HEADS)
     parser.add_argument("--num-labels", type=int, default=2, help="classes (1: regression)")
-    parser.add_argument("--words-from", type=Path, required=True,
-                        help="text file whose whitespace-separated words (lower-cased) make the vocabulary")
+    parser.add_argument(
+        "--words-from",
+        type=Path,
+        required=True,
+        help="text file whose whitespace-separated words (lower-cased) make the vocabulary",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.num_labels < 1:

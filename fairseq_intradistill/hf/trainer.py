@@ -27,11 +27,15 @@ from fairseq_intradistill.schedule import adaptive_alpha
 class IntraDistillationMixin:
     """Put before ``Trainer`` (or a subclass of it) in the bases; see the module docstring."""
 
-    def __init__(self, *args: Any, intra_distillation: Optional[IntraDistillationArguments] = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, intra_distillation: Optional[IntraDistillationArguments] = None, **kwargs: Any
+    ) -> None:
         if intra_distillation is None:
             intra_distillation = IntraDistillationArguments()
         if not isinstance(intra_distillation, IntraDistillationArguments):
-            raise TypeError(f"intra_distillation must be an IntraDistillationArguments, got {type(intra_distillation).__name__}")
+            raise TypeError(
+                f"intra_distillation must be an IntraDistillationArguments, got {type(intra_distillation).__name__}"
+            )
         intra_distillation.validate()
         self.intra_distillation = intra_distillation
         super().__init__(*args, **kwargs)
@@ -48,20 +52,28 @@ class IntraDistillationMixin:
             return float(cfg.alpha)
         horizon = cfg.alpha_max_steps or self.state.max_steps
         if horizon <= 0:
-            raise ValueError("--adaptive_alpha needs a horizon: set --alpha_max_steps, --max_steps or --num_train_epochs")
+            raise ValueError(
+                "--adaptive_alpha needs a horizon: set --alpha_max_steps, --max_steps or --num_train_epochs"
+            )
         return adaptive_alpha(cfg.alpha, self.state.global_step, horizon, cfg.alpha_p, cfg.alpha_q)
 
     # -- the loss ------------------------------------------------------------------------
-    def compute_loss(self, model: nn.Module, inputs: dict, return_outputs: bool = False, num_items_in_batch: Any = None):
+    def compute_loss(
+        self, model: nn.Module, inputs: dict, return_outputs: bool = False, num_items_in_batch: Any = None
+    ):
         cfg = self.intra_distillation
         if not model.training or cfg.num_passes == 1:
             # Evaluation, prediction and K = 1: exactly the plain Trainer's loss.
-            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
 
         k = cfg.num_passes
         labels = inputs.get("labels")
         repeated_items = None if num_items_in_batch is None else num_items_in_batch * k
-        loss, outputs = super().compute_loss(model, repeat_batch(inputs, k), return_outputs=True, num_items_in_batch=repeated_items)
+        loss, outputs = super().compute_loss(
+            model, repeat_batch(inputs, k), return_outputs=True, num_items_in_batch=repeated_items
+        )
 
         unwrapped = self.accelerator.unwrap_model(model)
         config = getattr(unwrapped, "config", None)
@@ -114,8 +126,11 @@ class IntraDistillationMixin:
         model used the count), so that DDP's gradient averaging gives a global mean; without the
         same factor the divergence's weight would shrink with the number of processes.
         """
-        if not (self.args.average_tokens_across_devices and num_items_in_batch is not None
-                and (self.model_accepts_loss_kwargs or self.compute_loss_func is not None)):
+        if not (
+            self.args.average_tokens_across_devices
+            and num_items_in_batch is not None
+            and (self.model_accepts_loss_kwargs or self.compute_loss_func is not None)
+        ):
             return 1
         if self.args.n_gpu > 1:
             return self.args.n_gpu

@@ -28,8 +28,17 @@ hide_broken_torchaudio()
 import numpy as np  # noqa: E402
 
 # language code -> the prefix of the example ids in the Hub's google/xtreme "tydiqa" validation split
-LANGUAGES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian", "ko": "korean",
-             "ru": "russian", "sw": "swahili", "te": "telugu"}
+LANGUAGES = {
+    "en": "english",
+    "ar": "arabic",
+    "bn": "bengali",
+    "fi": "finnish",
+    "id": "indonesian",
+    "ko": "korean",
+    "ru": "russian",
+    "sw": "swahili",
+    "te": "telugu",
+}
 N_BEST = 20
 MAX_ANSWER_TOKENS = 30
 
@@ -41,10 +50,18 @@ def read_squad_json(path: Path) -> List[dict]:
     for article in json.loads(Path(path).read_text(encoding="utf-8"))["data"]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                rows.append({"id": str(qa["id"]), "title": article.get("title", ""), "context": paragraph["context"],
-                             "question": qa["question"],
-                             "answers": {"text": [a["text"] for a in qa["answers"]],
-                                         "answer_start": [int(a["answer_start"]) for a in qa["answers"]]}})
+                rows.append(
+                    {
+                        "id": str(qa["id"]),
+                        "title": article.get("title", ""),
+                        "context": paragraph["context"],
+                        "question": qa["question"],
+                        "answers": {
+                            "text": [a["text"] for a in qa["answers"]],
+                            "answer_start": [int(a["answer_start"]) for a in qa["answers"]],
+                        },
+                    }
+                )
     return rows
 
 
@@ -63,7 +80,11 @@ def load_split(data_dir: Optional[Path], lang: Optional[str]):
             return loaded["train"]
         prefix = LANGUAGES[lang] + "-"
         return loaded["validation"].filter(lambda row: row["id"].startswith(prefix))
-    name = "tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json" if lang is None else f"tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"
+    name = (
+        "tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"
+        if lang is None
+        else f"tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"
+    )
     path = Path(data_dir) / name
     if not path.exists():
         raise FileNotFoundError(f"--data-dir: no {path}")
@@ -71,8 +92,15 @@ def load_split(data_dir: Optional[Path], lang: Optional[str]):
 
 
 def _windows(batch, tokenizer, max_length: int, stride: int):
-    return tokenizer(batch["question"], batch["context"], truncation="only_second", max_length=max_length, stride=stride,
-                     return_overflowing_tokens=True, return_offsets_mapping=True)
+    return tokenizer(
+        batch["question"],
+        batch["context"],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
 
 
 def train_features(dataset, tokenizer, max_length: int, stride: int):
@@ -143,7 +171,7 @@ def best_answers(examples, features, start_logits: np.ndarray, end_logits: np.nd
                         continue
                     score = starts[s] + ends[e]
                     if score > best_score:
-                        best_score, best = score, example["context"][offsets[s][0]:offsets[e][1]]
+                        best_score, best = score, example["context"][offsets[s][0] : offsets[e][1]]
         answers[example["id"]] = best
     return answers
 
@@ -178,17 +206,28 @@ def qa_metrics(examples, predictions: Dict[str, str]) -> Dict[str, float]:
 
 # -- the run ---------------------------------------------------------------------------------
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_intradistill.hf.tydiqa", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_intradistill.hf.tydiqa",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--method", required=True, choices=["baseline", "intra"])
     parser.add_argument("--model", default="xlm-roberta-base", help="model name on the Hub or a local model folder")
-    parser.add_argument("--data-dir", type=Path, help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme")
-    parser.add_argument("--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme",
+    )
+    parser.add_argument(
+        "--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)"
+    )
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=float, default=15)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
-    parser.add_argument("--batch-size", type=int, default=32, help="examples per update, over processes and accumulation")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="examples per update, over processes and accumulation"
+    )
     parser.add_argument("--accumulation", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--warmup-steps", type=int, default=500)
@@ -222,7 +261,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForQuestionAnswering,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
     from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
@@ -233,20 +278,41 @@ def main(argv=None) -> Dict:
     training_args = TrainingArguments(
         output_dir=str(args.output_dir / "checkpoints"),
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
-        gradient_accumulation_steps=args.accumulation, per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, max_grad_norm=1.0,
-        num_train_epochs=args.epochs, max_steps=args.max_steps, seed=args.seed,
-        save_strategy="epoch", save_total_limit=1, logging_steps=50 if args.max_steps < 0 else 1,
+        gradient_accumulation_steps=args.accumulation,
+        per_device_eval_batch_size=args.eval_batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps,
+        max_grad_norm=1.0,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        save_strategy="epoch",
+        save_total_limit=1,
+        logging_steps=50 if args.max_steps < 0 else 1,
         report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16", bf16=args.precision == "bf16", use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+        fp16=args.precision == "fp16",
+        bf16=args.precision == "bf16",
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
     )
-    common = dict(model=model, args=training_args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer),
-                  processing_class=tokenizer)
+    common = dict(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+    )
     intra = None
     if args.method == "intra":
-        intra = IntraDistillationArguments(num_passes=args.num_passes, alpha=args.alpha, adaptive_alpha=True,
-                                           alpha_p=args.alpha_p, alpha_q=args.alpha_q,
-                                           divergence_reduction=args.divergence_reduction)
+        intra = IntraDistillationArguments(
+            num_passes=args.num_passes,
+            alpha=args.alpha,
+            adaptive_alpha=True,
+            alpha_p=args.alpha_p,
+            alpha_q=args.alpha_q,
+            divergence_reduction=args.divergence_reduction,
+        )
         trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
     else:
         trainer = Trainer(**common)
@@ -261,15 +327,25 @@ def main(argv=None) -> Dict:
         predictions = best_answers(examples, features, np.asarray(start_logits), np.asarray(end_logits))
         per_language[lang] = qa_metrics(examples, predictions)
         predictions_by_language[lang] = predictions
-    results = {"task": "tydiqa", "method": args.method, "seed": args.seed, "model": args.model, "metric": "f1",
-               "train_runtime_s": train_output.metrics["train_runtime"], "updates": trainer.state.global_step,
-               "processes": training_args.world_size, "intra_distillation": None if intra is None else intra.__dict__,
-               "languages": per_language,
-               "average_f1": float(np.mean([m["f1"] for m in per_language.values()])),
-               "average_exact_match": float(np.mean([m["exact_match"] for m in per_language.values()]))}
+    results = {
+        "task": "tydiqa",
+        "method": args.method,
+        "seed": args.seed,
+        "model": args.model,
+        "metric": "f1",
+        "train_runtime_s": train_output.metrics["train_runtime"],
+        "updates": trainer.state.global_step,
+        "processes": training_args.world_size,
+        "intra_distillation": None if intra is None else intra.__dict__,
+        "languages": per_language,
+        "average_f1": float(np.mean([m["f1"] for m in per_language.values()])),
+        "average_exact_match": float(np.mean([m["exact_match"] for m in per_language.values()])),
+    }
     if trainer.is_world_process_zero():
         trainer.save_model(str(args.output_dir / "final"))
-        (args.output_dir / "predictions.json").write_text(json.dumps(predictions_by_language, ensure_ascii=False, indent=1) + "\n")
+        (args.output_dir / "predictions.json").write_text(
+            json.dumps(predictions_by_language, ensure_ascii=False, indent=1) + "\n"
+        )
         (args.output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps({"average_f1": results["average_f1"], "average_exact_match": results["average_exact_match"]}))
     return results
