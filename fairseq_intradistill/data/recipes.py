@@ -178,7 +178,7 @@ RECIPES: Dict[str, Recipe] = {
     ),
     # The quickstart (scripts/quickstart/run.sh, docs/fidelity.md): the paper's regime in
     # miniature.  500 pairs of the toy corpus with a long tail of rare words, a 3+3-layer,
-    # 128-dimensional Transformer (~1.4M parameters) that can memorise them, dropout 0.3, and
+    # 128-dimensional Transformer (1.7M parameters) that can memorise them, dropout 0.3, and
     # 1,000 updates (84 epochs): the baseline's validation loss bottoms out at about update 350
     # and then rises.  Chosen on the validation set (docs/fidelity.md lists the regimes tried).
     "quickstart": Recipe(
