@@ -53,70 +53,45 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
 }
 ALPHA_MODES = ("fixed", "adaptive")
 
-# The paper, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
-DEFAULT_INTRA = (
-    "--num-passes",
-    "3",
-    "--alpha",
-    "5",
-    "--adaptive-alpha",
-    "--alpha-p",
-    "5",
-    "--alpha-q",
-    "10",
-    "--divergence",
-    "x",
-)
 
-_OPTIMISER = (
-    "--optimizer",
-    "adam",
-    "--adam-betas",
-    "(0.9,0.98)",
-    "--adam-eps",
-    "1e-6",
-    "--lr-scheduler",
-    "inverse_sqrt",
-)
+def _flags(text: str) -> Tuple[str, ...]:
+    """fairseq-train flags written as one string (values contain no spaces)."""
+    return tuple(text.split())
+
+
+def _small_transformer(layers: int, dim: int, ffn: int, heads: int) -> Tuple[str, ...]:
+    """The size flags of fairseq's plain ``transformer`` with the same encoder and decoder."""
+    return _flags(
+        f"--encoder-layers {layers} --decoder-layers {layers} --encoder-embed-dim {dim} --decoder-embed-dim {dim} "
+        f"--encoder-ffn-embed-dim {ffn} --decoder-ffn-embed-dim {ffn} "
+        f"--encoder-attention-heads {heads} --decoder-attention-heads {heads}"
+    )
+
+
+# The paper, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
+DEFAULT_INTRA = _flags("--num-passes 3 --alpha 5 --adaptive-alpha --alpha-p 5 --alpha-q 10 --divergence x")
+
+_OPTIMISER = _flags("--optimizer adam --adam-betas (0.9,0.98) --adam-eps 1e-6 --lr-scheduler inverse_sqrt")
 # Both of the authors' commands (their IWSLT'14 script, their WMT'17 command): fp16 starting
 # at loss scale 16, at most 512 positions, too-long validation sentences skipped, not fatal.
-_AUTHORS = (
-    "--fp16-init-scale",
-    "16",
-    "--max-source-positions",
-    "512",
-    "--max-target-positions",
-    "512",
-    "--skip-invalid-size-inputs-valid-test",
+_AUTHORS = _flags(
+    "--fp16-init-scale 16 --max-source-positions 512 --max-target-positions 512 --skip-invalid-size-inputs-valid-test"
 )
 _IWSLT_COMMON = (
     _OPTIMISER
     + _AUTHORS
-    + (
-        "--dropout",
-        "0.3",
-        "--attention-dropout",
-        "0.1",
-        "--weight-decay",
-        "1e-4",
-        "--label-smoothing",
-        "0.1",
-        "--seed",
-        "1",
-        "--patience",
-        "40",
-        "--best-checkpoint-metric",
-        "loss",
-        "--no-epoch-checkpoints",
+    + _flags(
+        "--dropout 0.3 --attention-dropout 0.1 --weight-decay 1e-4 --label-smoothing 0.1 --seed 1 --patience 40 "
+        "--best-checkpoint-metric loss --no-epoch-checkpoints"
     )
 )
 
 RECIPES: Dict[str, Recipe] = {
-    # The paper and the authors' script: transformer_iwslt_de_en, Adam (0.9, 0.98) eps 1e-6, lr 5e-4, inverse_sqrt,
-    # warmup 8000, dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1,
-    # 4096 tokens on one GPU, 50k updates, seed 1, best checkpoint by validation loss; the
-    # authors' script also passes fp16 init scale 16, patience 40, 512 positions and skips
-    # too-long validation sentences.  Decoding: beam 5, lenpen 1.0.
+    # The paper and the authors' script: transformer_iwslt_de_en, Adam (0.9, 0.98) eps 1e-6,
+    # lr 5e-4, inverse_sqrt, warmup 8000, dropout 0.3, attention dropout 0.1, weight decay 1e-4,
+    # label smoothing 0.1, 4096 tokens on one GPU, 50k updates, seed 1, best checkpoint by
+    # validation loss; the authors' script also passes fp16 init scale 16, patience 40, 512
+    # positions and skips too-long validation sentences.  Decoding: beam 5, lenpen 1.0.
     "iwslt14": Recipe(
         description="IWSLT'14 xx->en, the paper's settings",
         arch="transformer_iwslt_de_en",
@@ -124,7 +99,7 @@ RECIPES: Dict[str, Recipe] = {
         max_tokens=4096,
         update_freq=1,
         paper_gpus=1,
-        common=_IWSLT_COMMON + ("--lr", "5e-4", "--warmup-updates", "8000", "--log-interval", "100"),
+        common=_IWSLT_COMMON + _flags("--lr 5e-4 --warmup-updates 8000 --log-interval 100"),
         intra=DEFAULT_INTRA,
         vocab_size=12000,
         beam=5,
@@ -146,30 +121,8 @@ RECIPES: Dict[str, Recipe] = {
         update_freq=1,
         paper_gpus=1,
         common=_IWSLT_COMMON
-        + (
-            "--encoder-layers",
-            "2",
-            "--decoder-layers",
-            "2",
-            "--encoder-embed-dim",
-            "128",
-            "--decoder-embed-dim",
-            "128",
-            "--encoder-ffn-embed-dim",
-            "512",
-            "--decoder-ffn-embed-dim",
-            "512",
-            "--encoder-attention-heads",
-            "4",
-            "--decoder-attention-heads",
-            "4",
-            "--lr",
-            "1e-3",
-            "--warmup-updates",
-            "500",
-            "--log-interval",
-            "50",
-        ),
+        + _small_transformer(layers=2, dim=128, ffn=512, heads=4)
+        + _flags("--lr 1e-3 --warmup-updates 500 --log-interval 50"),
         intra=DEFAULT_INTRA,
         vocab_size=4000,
         beam=5,
@@ -188,50 +141,11 @@ RECIPES: Dict[str, Recipe] = {
         max_tokens=1024,
         update_freq=1,
         paper_gpus=1,
-        common=(
-            "--encoder-layers",
-            "3",
-            "--decoder-layers",
-            "3",
-            "--encoder-embed-dim",
-            "128",
-            "--decoder-embed-dim",
-            "128",
-            "--encoder-ffn-embed-dim",
-            "512",
-            "--decoder-ffn-embed-dim",
-            "512",
-            "--encoder-attention-heads",
-            "4",
-            "--decoder-attention-heads",
-            "4",
-            "--dropout",
-            "0.3",
-            "--attention-dropout",
-            "0.1",
-            "--label-smoothing",
-            "0.1",
-            "--optimizer",
-            "adam",
-            "--adam-betas",
-            "(0.9,0.98)",
-            "--clip-norm",
-            "1.0",
-            "--lr",
-            "2e-3",
-            "--lr-scheduler",
-            "inverse_sqrt",
-            "--warmup-updates",
-            "100",
-            "--seed",
-            "1",
-            "--best-checkpoint-metric",
-            "loss",
-            "--no-epoch-checkpoints",
-            "--log-interval",
-            "50",
-            "--num-workers",
-            "0",
+        common=_small_transformer(layers=3, dim=128, ffn=512, heads=4)
+        + _flags(
+            "--dropout 0.3 --attention-dropout 0.1 --label-smoothing 0.1 --optimizer adam --adam-betas (0.9,0.98) "
+            "--clip-norm 1.0 --lr 2e-3 --lr-scheduler inverse_sqrt --warmup-updates 100 --seed 1 "
+            "--best-checkpoint-metric loss --no-epoch-checkpoints --log-interval 50 --num-workers 0"
         ),
         intra=DEFAULT_INTRA,
         vocab_size=1000,
@@ -240,14 +154,14 @@ RECIPES: Dict[str, Recipe] = {
         benchmark=None,
     ),
     # The authors' development command (README of fe1ixxu/Self-Distillation, commit 19a86b2):
-    # transformer_vaswani_wmt_en_de_big (their _IN variant; embeddings not shared), Adam (0.9, 0.98)
-    # eps 1e-6, lr 5e-4, warmup 4000,
-    # dropout 0.3, attention dropout 0.1, weight decay 1e-4, label smoothing 0.1, 4096 tokens
-    # x update-freq 16, 80k updates, fp16 init scale 16, 512 positions, too-long validation
-    # sentences skipped, a checkpoint (and validation) every 300 updates, the last one kept;
-    # alpha 5, K 3, p 10, q 16.  The command gives no GPU count: we read it as one GPU, i.e.
-    # 65,536 target tokens per update, and no seed: fairseq's default is 1.  Decoding: the
-    # authors' inference script (for WMT'14) used beam 4 and length penalty 0.6.
+    # transformer_vaswani_wmt_en_de_big (their _IN variant; embeddings not shared), Adam
+    # (0.9, 0.98) eps 1e-6, lr 5e-4, warmup 4000, dropout 0.3, attention dropout 0.1, weight
+    # decay 1e-4, label smoothing 0.1, 4096 tokens x update-freq 16, 80k updates, fp16 init
+    # scale 16, 512 positions, too-long validation sentences skipped, a checkpoint (and
+    # validation) every 300 updates, the last one kept; alpha 5, K 3, p 10, q 16.  The command
+    # gives no GPU count: we read it as one GPU, i.e. 65,536 target tokens per update, and no
+    # seed: fairseq's default is 1.  Decoding: the authors' inference script (for WMT'14) used
+    # beam 4 and length penalty 0.6.
     "wmt17": Recipe(
         description="WMT'17 en->de, the authors' development command",
         arch="transformer_vaswani_wmt_en_de_big",
@@ -257,44 +171,12 @@ RECIPES: Dict[str, Recipe] = {
         paper_gpus=1,
         common=_OPTIMISER
         + _AUTHORS
-        + (
-            "--lr",
-            "5e-4",
-            "--warmup-updates",
-            "4000",
-            "--dropout",
-            "0.3",
-            "--attention-dropout",
-            "0.1",
-            "--weight-decay",
-            "1e-4",
-            "--label-smoothing",
-            "0.1",
-            "--seed",
-            "1",
-            "--best-checkpoint-metric",
-            "loss",
-            "--no-epoch-checkpoints",
-            "--log-interval",
-            "100",
-            "--save-interval-updates",
-            "300",
-            "--keep-interval-updates",
-            "1",
+        + _flags(
+            "--lr 5e-4 --warmup-updates 4000 --dropout 0.3 --attention-dropout 0.1 --weight-decay 1e-4 "
+            "--label-smoothing 0.1 --seed 1 --best-checkpoint-metric loss --no-epoch-checkpoints --log-interval 100 "
+            "--save-interval-updates 300 --keep-interval-updates 1"
         ),
-        intra=(
-            "--num-passes",
-            "3",
-            "--alpha",
-            "5",
-            "--adaptive-alpha",
-            "--alpha-p",
-            "10",
-            "--alpha-q",
-            "16",
-            "--divergence",
-            "x",
-        ),
+        intra=_flags("--num-passes 3 --alpha 5 --adaptive-alpha --alpha-p 10 --alpha-q 16 --divergence x"),
         vocab_size=32000,
         beam=4,
         lenpen=0.6,
