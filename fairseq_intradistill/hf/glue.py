@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+from fairseq_intradistill.hf.common import (
+    add_run_arguments,
+    check_at_least_one,
+    check_max_steps,
+    has_tensorboard,
+    last_checkpoint,
+    make_trainer,
+    per_device_batch,
+    run_summary,
+)
 
 hide_broken_torchaudio()
 
@@ -132,11 +142,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "train/validation (MNLI: validation_matched/_mismatched) .jsonl/.json/.csv/.tsv/.parquet files "
         "with GLUE's columns; default: the Hub's nyu-mll/glue",
     )
-    parser.add_argument("--output-dir", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--epochs", type=float, default=20)
-    parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
-    parser.add_argument("--batch-size", type=int, default=32, help="examples per update, over all processes")
+    add_run_arguments(parser, epochs=20, batch_size_help="examples per update, over all processes")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--num-passes", type=int, default=3)
@@ -154,15 +160,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     parser.add_argument("--eval-batch-size", type=int, default=128)
     args = parser.parse_args(argv)
-    for name in ("batch_size", "max_length", "num_passes", "eval_batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_at_least_one(parser, args, ("batch_size", "max_length", "num_passes", "eval_batch_size"))
     if not args.lr > 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
     if not args.epochs > 0:
         parser.error(f"--epochs must be > 0, got {args.epochs}")
-    if args.max_steps == 0 or args.max_steps < -1:
-        parser.error(f"--max-steps must be -1 (use --epochs) or >= 1, got {args.max_steps}")
+    check_max_steps(parser, args)
     return args
 
 
@@ -173,12 +176,10 @@ def main(argv=None) -> Dict[str, float]:
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
-        Trainer,
         TrainingArguments,
     )
 
-    from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
-    from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
+    from fairseq_intradistill.hf import IntraDistillationArguments
 
     _, _, num_labels, best_metric = TASKS[args.task]
     regression = num_labels == 1
@@ -249,24 +250,13 @@ def main(argv=None) -> Dict[str, float]:
             divergence="mse" if regression else args.divergence,
             divergence_reduction=reduction,
         )
-        trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
     else:
         intra = None
-        trainer = Trainer(**common)
+    trainer = make_trainer(intra, **common)
 
     last = last_checkpoint(output_dir / "checkpoints")
     train_output = trainer.train(resume_from_checkpoint=last)
-    results: Dict[str, object] = {
-        "task": args.task,
-        "method": args.method,
-        "seed": args.seed,
-        "model": args.model,
-        "metric": best_metric,
-        "train_runtime_s": train_output.metrics["train_runtime"],
-        "updates": trainer.state.global_step,
-        "processes": training_args.world_size,
-        "intra_distillation": None if intra is None else intra.__dict__,
-    }
+    results: Dict[str, object] = run_summary(args, args.task, best_metric, train_output, trainer, intra)
     for split in splits[1:]:
         metrics = trainer.evaluate(data[split], metric_key_prefix="eval")
         results[split] = {

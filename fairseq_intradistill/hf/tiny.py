@@ -41,34 +41,21 @@ def tiny_config(architecture: str, vocab_size: int, num_labels: int = 2, dropout
     """A config with hidden size 32, one layer and two heads."""
     from transformers import BertConfig, GPT2Config, T5Config, XLMRobertaConfig
 
+    encoder = dict(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        num_labels=num_labels,
+    )
     if architecture == "bert":
-        return BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=512,
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-            num_labels=num_labels,
-        )
+        return BertConfig(**encoder, max_position_embeddings=512)
     if architecture == "xlm-roberta":
         # pad 0, cls 2, sep 3: the ids of the word-level tokenizer's special tokens.
-        return XLMRobertaConfig(
-            vocab_size=vocab_size,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=520,
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-            num_labels=num_labels,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
-        )
+        return XLMRobertaConfig(**encoder, max_position_embeddings=520, pad_token_id=0, bos_token_id=2, eos_token_id=3)
     if architecture == "t5":
         return T5Config(
             vocab_size=vocab_size,

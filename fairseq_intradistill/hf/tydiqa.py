@@ -22,6 +22,18 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+from fairseq_intradistill.hf.common import (
+    add_run_arguments,
+    add_xtreme_intra_arguments,
+    check_at_least_one,
+    check_max_steps,
+    has_tensorboard,
+    last_checkpoint,
+    make_trainer,
+    per_device_batch,
+    run_summary,
+    xtreme_intra_arguments,
+)
 
 hide_broken_torchaudio()
 
@@ -221,36 +233,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)"
     )
-    parser.add_argument("--output-dir", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--epochs", type=float, default=15)
-    parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many updates (-1: the epochs)")
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="examples per update, over processes and accumulation"
-    )
+    add_run_arguments(parser, epochs=15, batch_size_help="examples per update, over processes and accumulation")
     parser.add_argument("--accumulation", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--warmup-steps", type=int, default=500)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--doc-stride", type=int, default=128)
-    parser.add_argument("--num-passes", type=int, default=3)
-    parser.add_argument("--alpha", type=float, default=1.0, help="not published for TyDiQA: set it")
-    parser.add_argument("--alpha-p", type=float, default=2.0)
-    parser.add_argument("--alpha-q", type=float, default=5.0)
-    parser.add_argument("--divergence-reduction", default="sum", choices=["mean", "sum"])
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    parser.add_argument("--eval-batch-size", type=int, default=32)
+    add_xtreme_intra_arguments(parser, alpha_help="not published for TyDiQA: set it")
     args = parser.parse_args(argv)
-    for name in ("batch_size", "accumulation", "max_length", "doc_stride", "num_passes", "eval_batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_at_least_one(
+        parser, args, ("batch_size", "accumulation", "max_length", "doc_stride", "num_passes", "eval_batch_size")
+    )
     if args.doc_stride >= args.max_length:
         parser.error(f"--doc-stride must be smaller than --max-length, got {args.doc_stride} >= {args.max_length}")
     if not args.lr > 0 or not args.epochs > 0:
         parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
-    if args.max_steps == 0 or args.max_steps < -1:
-        parser.error(f"--max-steps must be -1 (use --epochs) or >= 1, got {args.max_steps}")
+    check_max_steps(parser, args)
     args.langs = [lang for lang in args.langs.split(",") if lang]
     unknown = [lang for lang in args.langs if lang not in LANGUAGES]
     if unknown or not args.langs:
@@ -265,12 +264,8 @@ def main(argv=None) -> Dict:
         AutoModelForQuestionAnswering,
         AutoTokenizer,
         DataCollatorWithPadding,
-        Trainer,
         TrainingArguments,
     )
-
-    from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
-    from fairseq_intradistill.hf.common import has_tensorboard, last_checkpoint, per_device_batch
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     train = train_features(load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride)
@@ -303,19 +298,8 @@ def main(argv=None) -> Dict:
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
     )
-    intra = None
-    if args.method == "intra":
-        intra = IntraDistillationArguments(
-            num_passes=args.num_passes,
-            alpha=args.alpha,
-            adaptive_alpha=True,
-            alpha_p=args.alpha_p,
-            alpha_q=args.alpha_q,
-            divergence_reduction=args.divergence_reduction,
-        )
-        trainer = IntraDistillationTrainer(intra_distillation=intra, **common)
-    else:
-        trainer = Trainer(**common)
+    intra = xtreme_intra_arguments(args) if args.method == "intra" else None
+    trainer = make_trainer(intra, **common)
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
 
     per_language, predictions_by_language = {}, {}
@@ -328,15 +312,7 @@ def main(argv=None) -> Dict:
         per_language[lang] = qa_metrics(examples, predictions)
         predictions_by_language[lang] = predictions
     results = {
-        "task": "tydiqa",
-        "method": args.method,
-        "seed": args.seed,
-        "model": args.model,
-        "metric": "f1",
-        "train_runtime_s": train_output.metrics["train_runtime"],
-        "updates": trainer.state.global_step,
-        "processes": training_args.world_size,
-        "intra_distillation": None if intra is None else intra.__dict__,
+        **run_summary(args, "tydiqa", "f1", train_output, trainer, intra),
         "languages": per_language,
         "average_f1": float(np.mean([m["f1"] for m in per_language.values()])),
         "average_exact_match": float(np.mean([m["exact_match"] for m in per_language.values()])),

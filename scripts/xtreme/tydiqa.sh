@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # TyDiQA-GoldP, zero-shot cross-lingual: fine-tune XLM-R on English, F1/EM on every language.
 set -euo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../common/hf.sh"
 
 usage() {
   cat <<'USAGE'
@@ -24,47 +25,9 @@ USAGE
 
 method="" model="xlm-roberta-large" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
 extra=()
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --method) method="${2:?--method needs a value}"; shift 2 ;;
-    --model) model="${2:?--model needs a value}"; shift 2 ;;
-    --data-dir) data_dir="${2:?--data-dir needs a value}"; shift 2 ;;
-    --seeds) seeds="${2:?--seeds needs a value}"; shift 2 ;;
-    --out) out="${2:?--out needs a value}"; shift 2 ;;
-    --nproc) nproc="${2:?--nproc needs a value}"; shift 2 ;;
-    --langs|--epochs|--max-steps|--batch-size|--accumulation|--max-length|--doc-stride|--precision|--alpha|--alpha-p|--alpha-q)
-      extra+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+hf_passthrough="--langs --epochs --max-steps --batch-size --accumulation --max-length --doc-stride --precision --alpha --alpha-p --alpha-q"
+hf_parse_args "$@"
 
-case "$method" in
-  baseline|intra) ;;
-  *) echo "error: --method must be baseline or intra, got '$method'" >&2; exit 2 ;;
-esac
-if ! [[ "$nproc" =~ ^[1-9][0-9]*$ ]]; then
-  echo "error: --nproc must be a positive integer, got '$nproc'" >&2; exit 2
-fi
-if [[ -n "$data_dir" && ! -d "$data_dir" ]]; then
-  echo "error: --data-dir $data_dir is not a folder" >&2; exit 2
-fi
-
-for seed in $seeds; do
-  if ! [[ "$seed" =~ ^[0-9]+$ ]]; then
-    echo "error: --seeds must be integers, got '$seed'" >&2; exit 2
-  fi
-  run_dir="$out/tydiqa/$method/seed$seed"
-  if [[ -f "$run_dir/results.json" ]]; then
-    echo "skip: $run_dir/results.json exists"
-    continue
-  fi
-  args=(--method "$method" --model "$model" --output-dir "$run_dir" --seed "$seed" "${extra[@]}")
-  [[ -n "$data_dir" ]] && args+=(--data-dir "$data_dir")
-  if [[ "$nproc" -gt 1 ]]; then
-    python -m torch.distributed.run --standalone --nproc_per_node "$nproc" -m fairseq_intradistill.hf.tydiqa "${args[@]}"
-  else
-    python -m fairseq_intradistill.hf.tydiqa "${args[@]}"
-  fi
-done
+hf_check_args
+hf_run_seeds fairseq_intradistill.hf.tydiqa tydiqa
 python -m fairseq_intradistill.hf.results "$out" --task tydiqa --languages
