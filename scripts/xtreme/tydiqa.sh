@@ -23,7 +23,7 @@ Per-language table: python -m fairseq_intradistill.hf.results OUT --languages
 USAGE
 }
 
-method="" model="xlm-roberta-large" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
+method="" model="xlm-roberta-base" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
 extra=()
 hf_passthrough="--langs --epochs --max-steps --batch-size --accumulation --max-length --doc-stride --precision --alpha --alpha-p --alpha-q"
 hf_parse_args "$@"
