@@ -8,6 +8,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+# Before transformers and datasets are imported (a broken torchaudio: see hf/_torchaudio.py);
+# a block of its own, so that import sorting cannot move it below them.
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio  # noqa: E402
+
+hide_broken_torchaudio()
+
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from datasets import Dataset  # noqa: E402
