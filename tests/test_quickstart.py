@@ -118,7 +118,8 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
     assert all(r["updates"] == 6 and r["bleu"] is not None and r["length_ratio"] > 0 for r in runs.values())
     # One paired bootstrap per seed folder, and the summary over both.
     assert len(report["paired_bootstrap"]) == 2
-    assert report["across_folders"] and report["across_folders"][0]["n"] == 2
+    (summary,) = report["across_folders"]
+    assert summary["gain_n"] == 2 and summary["methods"]["intra"]["n"] == 2 and summary["tested"] == 2
     assert "p" in proc.stdout and "seed-2" in proc.stdout
     for seed in (1, 2):
         for method in ("baseline", "intra"):

@@ -85,17 +85,29 @@ def _valid_times_by_hand(log: Path) -> List[tuple]:
 # ---------------------------------------------------------------------------------------------
 # the log reader, on real logs
 # ---------------------------------------------------------------------------------------------
-def test_duplicated_log_file_lines_count_once(trained):
+def test_duplicated_log_file_lines_count_once(trained, tmp_path):
     log_file = trained["exp"] / "intra" / "train.log"
     text = log_file.read_text(encoding="utf-8")
-    lines = [line for line in text.split("\n") if line.startswith('{"')]
-    assert len(lines) > len(set(lines)), "fairseq's --log-file bug should repeat the lines of epoch 2"
-    log = jsonlog.read_log(log_file)
-    assert log.copies == len(lines) - len(set(lines)) and log.runs == 1 and not log.bad_lines
+    lines = text.split("\n")
+    records = [line for line in lines if line.startswith('{"')]
+    assert len(records) == len(set(records)), "the plugin's --log-file fix writes each record once"
+    # A log written without the fix (fairseq 0.12 adds a file handler at every epoch): every
+    # line of epoch 2 twice.
+    first_epoch_end = next(i for i, line in enumerate(lines) if line.startswith('{"epoch": 1, "train_loss"'))
+    old = lines[: first_epoch_end + 1] + [
+        copy for line in lines[first_epoch_end + 1 :] if line for copy in (line, line)
+    ]
+    old_file = tmp_path / "train.log"
+    old_file.write_text("\n".join(old) + "\n", encoding="utf-8")
+    copies = sum(1 for line in lines[first_epoch_end + 1 :] if line.startswith('{"'))  # records repeated
+    assert copies > 5
+    log = jsonlog.read_log(old_file)
+    assert log.copies == copies and log.runs == 1 and not log.bad_lines
     updates = [r.update for r in log.tagged("train_inner")]
     assert updates == list(range(5, 51, 5))
     assert [(r.number("epoch"), r.update) for r in log.tagged("train")] == [(1, 25), (2, 50)]
-    # The console (no copies there) holds the same records as the log file.
+    assert [(r.tag, r.values) for r in log.records] == [(r.tag, r.values) for r in jsonlog.read_log(log_file).records]
+    # The console holds the same records as the log file.
     console = jsonlog.parse(trained["consoles"]["intra"])
     assert console.copies == 0
     assert [(r.tag, r.values) for r in console.records] == [(r.tag, r.values) for r in log.records]
