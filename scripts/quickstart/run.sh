@@ -19,7 +19,7 @@ SentencePiece, fairseq-preprocess, fairseq-train for each method and seed
 (scripts/common/evaluate.sh), then `python -m fairseq_intradistill.results`: test BLEU and
 length ratio, sacreBLEU's paired bootstrap (p-value, 95% confidence intervals), training
 cost, the best validation loss within the baseline's time, and mean +- std over seeds.
-About 6 minutes on 2 CPU cores for one seed.
+About 9.5 minutes on 2 CPU cores for one seed (docs/fidelity.md).
   --out DIR         working folder (default: work/quickstart); runs go to DIR/seed-S/METHOD
   --seeds N...      training seeds, one comparison each (default: 1); the corpus is the same
   --jobs N          trainings run at once, one CPU thread each (default: 2 on 2+ cores, else 1)
