@@ -35,6 +35,7 @@ from fairseq_intradistill.analysis.arguments import (
     resolve_kind_options,
 )
 from fairseq_intradistill.analysis.stats import parse_fractions
+from fairseq_intradistill.textio import read_lines
 
 DEFAULT_FRACTIONS = "0,0.1,...,0.9"
 # prune's options that only BLEU (a fairseq checkpoint) understands, and their defaults.
@@ -217,7 +218,7 @@ def _run_fairseq(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dic
 
     references = None
     if args.reference is not None:
-        references = args.reference.read_text(encoding="utf-8").splitlines()
+        references = read_lines(args.reference)  # \n only, as evaluation.py reads references
         size = len(task.dataset(args.subset))
         if len(references) != size:
             raise AnalysisError(

@@ -49,6 +49,7 @@ from fairseq_intradistill.data.archives import (
     read_to_end,
     verify_archive,
 )
+from fairseq_intradistill.textio import read_lines
 
 LANGS = ("ar", "de", "es", "fa", "he", "it", "nl", "pl")
 TARGET = "en"
@@ -301,7 +302,7 @@ def select_training(pair_dir: Path, lang: str, train_pairs: Optional[int], seed:
         )
     subset = pair_dir / "subset"
     if train_pairs:
-        lines = {side: (raw / f"train.{side}").read_text(encoding="utf-8").splitlines() for side in (lang, TARGET)}
+        lines = {side: read_lines(raw / f"train.{side}") for side in (lang, TARGET)}  # \n only: pairs stay aligned
         if len(lines[lang]) != len(lines[TARGET]):
             raise ValueError(
                 f"{raw}: train.{lang} and train.{TARGET} are not aligned "
