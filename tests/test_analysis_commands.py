@@ -407,3 +407,51 @@ def test_missing_matplotlib_is_explained(tiny_model, tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "pip install 'fairseq-intradistill[analysis]'" in proc.stderr
+
+
+def test_length_reads_the_references_like_fairseq_validation(toy_bin, tiny_model, tmp_path):
+    """The teacher-forced NLL of ``length`` equals fairseq's own validation nll_loss of the same checkpoint."""
+    records = [
+        json.loads(line) for line in (tiny_model / "train.log").read_text().splitlines() if line.startswith('{"')
+    ]
+    valid_nll = {int(r["valid_num_updates"]): float(r["valid_nll_loss"]) for r in records if "valid_nll_loss" in r}
+    out = tmp_path / "length"
+    proc = run(
+        [
+            *ANALYSIS,
+            "length",
+            toy_bin,
+            "--path",
+            tiny_model / "checkpoint_last.pt",
+            "--path",
+            sorted(tiny_model.glob("checkpoint_*_50.pt"))[0],
+            "--labels",
+            "last,early",
+            "--passes",
+            "3",
+            "--out",
+            out,
+        ]
+    )
+    assert "P(eos)@5+" in proc.stdout and "X-div@end" in proc.stdout
+    last, early = json.loads((out / "length.json").read_text())
+    assert last["label"] == "last" and early["label"] == "early"
+    # fairseq rounds its logged loss to 3 decimals.
+    assert last["statistics"]["nll_bits"] == pytest.approx(valid_nll[150], abs=6e-4)
+    assert early["statistics"]["nll_bits"] == pytest.approx(valid_nll[50], abs=6e-4)
+    valid_lines = len((Path(toy_bin).parent / "raw" / "valid.tgt").read_text().splitlines())
+    assert last["statistics"]["sentences"] == valid_lines
+    # Dropout 0.1 makes the passes differ; the divergence is measured at both kinds of position.
+    assert last["statistics"]["divergence_before_bits"] > 0 and last["statistics"]["divergence_end_bits"] > 0
+    # A trained model puts more of its EOS probability at the end than 5+ tokens before it.
+    p = last["statistics"]["eos_prob_by_distance"]
+    assert p["0"] > 10 * p["5+"]
+
+
+def test_length_names_bad_options(toy_bin, tiny_model):
+    proc = run(
+        [*ANALYSIS, "length", toy_bin, "--path", tiny_model / "checkpoint_last.pt", "--labels", "a,b"], check=False
+    )
+    assert proc.returncode == 2 and "--labels names 2 models but --path gives 1" in proc.stderr
+    proc = run([*ANALYSIS, "length", toy_bin, "--path", tiny_model / "nothing.pt"], check=False)
+    assert proc.returncode == 2 and "checkpoint not found" in proc.stderr

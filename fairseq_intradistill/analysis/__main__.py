@@ -6,6 +6,7 @@ sensitivity GLUE_DATA --path MODEL_DIR --glue-task TASK ...   a Transformers mod
 prune       GLUE_DATA --path MODEL_DIR --glue-task TASK ...   the task's metric instead of BLEU
 compare     DIR_A DIR_B ...     overlays and a table
 curves      LOG_A LOG_B ...     training curves from fairseq --log-format json logs
+length      DATA --path CKPT [--path CKPT ...] [--passes K]   where the hypotheses end: P(EOS), entropy
 """
 
 import argparse
@@ -21,6 +22,7 @@ COMMANDS = {
     "prune": "BLEU (GLUE: the task's metric) after zeroing the least-sensitive fraction of the parameters",
     "compare": "overlay and tabulate several sensitivity/prune output folders",
     "curves": "training curves from fairseq --log-format json logs",
+    "length": "entropy and end-of-sentence probability by distance to the reference's end (teacher forcing)",
 }
 
 
