@@ -255,3 +255,31 @@ def test_rdrop_loss_is_twice_ours_at_half_alpha(toy_bin):
     rdrop = ce + reg_alpha * ((kl_pq + kl_qp) / 2).masked_fill(pad, 0.0).sum()
     assert sample_size == sample["ntokens"]  # the same divisor on both sides (no --sentence-avg)
     assert 2 * ours.item() == pytest.approx(rdrop.item(), rel=1e-5)
+
+
+def test_divergence_covers_every_real_target_position_and_eos_and_no_padding(toy_bin):
+    """The criterion's divergence, recomputed from three forwards with the same dropout masks.
+
+    Written out independently of ``divergence.py``: per target position, the X-divergence of
+    the three passes; padding positions excluded, every real position (EOS included) counted.
+    """
+    task, model, criterion, sample = build(toy_bin, "--num-passes", "3", "--alpha", "1", "--pass-mode", "sequential")
+    model.train()
+    torch.manual_seed(11)
+    _, _, log = criterion(model, sample)
+    torch.manual_seed(11)  # the criterion's K sequential forwards draw these same masks
+    passes = torch.stack(
+        [model.get_normalized_probs(model(**sample["net_input"]), log_probs=True).detach() for _ in range(3)]
+    ).double()
+    p = passes.exp()
+    log_m = p.mean(0).log()
+    per_position = ((p - log_m.exp()) * (passes - log_m)).sum(-1).mean(0)  # [B, T]
+    target = sample["target"]
+    pad, eos = task.target_dictionary.pad(), task.target_dictionary.eos()
+    real = target.ne(pad)
+    assert (~real).any(), "the batch must hold padding for this test to mean anything"
+    expected = per_position[real].sum().item()
+    assert log["intra_distillation_loss"].item() == pytest.approx(expected, rel=1e-4)
+    # EOS ends every target and its rows count: leaving them out changes the sum.
+    at_eos = per_position[target.eq(eos)].sum().item()
+    assert target.eq(eos).sum().item() == target.size(0) and at_eos > 1e-3 * expected
