@@ -279,6 +279,9 @@ def test_curves_from_fairseq_json_logs(tiny_model, tmp_path):
     assert series["intra"]["train"]["alpha"] == [[10, 2.5], [20, 5.0], [30, 5.0]]
     assert series["intra"]["valid"]["loss"] == [[30, 4.5]]
     assert "alpha" not in series["baseline"]["train"]
+    # The cross-entropy part alone (an intra run's loss also holds alpha x divergence) has its panel.
+    assert series["intra"]["train"]["nll_loss"] == [[10, 4.0], [20, 4.0], [30, 4.0]]
+    assert series["baseline"]["train"]["nll_loss"]
     # The baseline's points are the log's own records.
     # The baseline's points are the records of its --log-file (bare JSON lines).
     records = [

@@ -2,7 +2,8 @@
 
 Plots one line per log against the update number, or with ``--x-axis time`` against
 fairseq's wall clock in seconds (the equal-compute view: a K-pass method costs about K
-times as much per update): training loss, validation loss, and, where the logs have them,
+times as much per update): training loss, its cross-entropy part alone (``nll_loss``:
+no label smoothing, no divergence term), validation loss, and, where the logs have them,
 validation BLEU (``--eval-bleu``), the intra-distillation loss, alpha (fixed vs adaptive)
 and the self-distillation loss.  Reads the ``train_inner`` records (every
 ``--log-interval`` updates; the end-of-epoch ``train`` records when there are none) and the
@@ -22,6 +23,8 @@ from fairseq_intradistill.analysis import AnalysisError, jsonlog, plotting
 # (split, metric, axis label): the panels, in order; a panel is drawn if any log has it.
 PANELS: Tuple[Tuple[str, str, str], ...] = (
     ("train", "loss", "training loss (base 2)"),
+    # The cross-entropy part alone: an intra-distillation run's loss also holds alpha x divergence.
+    ("train", "nll_loss", "training NLL, no smoothing or divergence (base 2)"),
     ("valid", "loss", "validation loss (base 2)"),
     ("valid", "bleu", "validation BLEU"),
     ("train", "intra_distillation_loss", "intra-distillation loss"),
