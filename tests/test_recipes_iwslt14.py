@@ -433,6 +433,34 @@ def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
     assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
 
 
+def test_evaluate_decodes_the_validation_set(done, tmp_path):
+    """--subset valid: the validation set against its own references, for choices made without the test set."""
+    ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
+    bash(
+        "evaluate.sh",
+        "--lang",
+        "de",
+        "--out",
+        done["out"],
+        "--checkpoint",
+        ckpt,
+        "--eval-dir",
+        tmp_path,
+        "--subset",
+        "valid",
+    )
+    assert not (tmp_path / "bleu-test.json").exists()
+    result = json.loads((tmp_path / "bleu-valid.json").read_text())
+    references = (done["out"] / "data" / "de-en" / "raw" / "valid.en").read_text().splitlines()
+    assert result["num_sentences"] == len(references) != PER_TEST * len(TEST_SETS)
+    assert len((tmp_path / "hyp-valid.txt").read_text().splitlines()) == len(references)
+    assert "'gen_subset': 'valid'" in (tmp_path / "generate-valid.log").read_text()
+    proc = bash(
+        "evaluate.sh", "--lang", "de", "--out", done["out"], "--checkpoint", ckpt, "--subset", "dev", check=False
+    )
+    assert proc.returncode != 0 and "--subset must be test or valid (got 'dev')" in proc.stderr
+
+
 def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
     out = tmp_path / "small"
     proc = bash(

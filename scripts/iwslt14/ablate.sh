@@ -58,7 +58,7 @@ for k in $passes; do
     log "== ablation $lang-en $name"
     bash "$here/train.sh" --lang "$lang" --method intra --preset "$preset" --out "$out" --save-dir "$dir/$name" \
       --num-passes "$k" --alpha-mode "$mode" ${force[@]+"${force[@]}"} -- ${train_opts[@]+"${train_opts[@]}"}
-    bash "$here/evaluate.sh" --lang "$lang" --out "$out" --checkpoint "$dir/$name/checkpoint_best.pt" \
+    bash "$here/evaluate.sh" --lang "$lang" --out "$out" --preset "$preset" --checkpoint "$dir/$name/checkpoint_best.pt" \
       ${force[@]+"${force[@]}"}
   done
 done

@@ -62,7 +62,7 @@ for lang in $langs; do
     bash "$here/train.sh" --lang "$lang" --method "$method" --preset "$preset" --out "$out" ${force[@]+"${force[@]}"} \
       -- ${train_opts[@]+"${train_opts[@]}"}
     log "== $lang-en $method: evaluating"
-    bash "$here/evaluate.sh" --lang "$lang" --out "$out" \
+    bash "$here/evaluate.sh" --lang "$lang" --out "$out" --preset "$preset" \
       --checkpoint "$out/runs/$lang-en/$method/checkpoint_best.pt" ${force[@]+"${force[@]}"}
   done
   experiments+=("$out/runs/$lang-en")
