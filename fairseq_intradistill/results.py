@@ -30,10 +30,12 @@ any other name), each with the ``train.log`` that ``scripts/common/train.sh`` wr
    and of the length ratio, the mean ± std of the gain (intra − baseline, paired per
    folder), n, and in how many folders intra is ahead and significantly ahead.
 5. A DIR made by a recipe (``scripts/iwslt14``, ``scripts/wmt17``) also holds
-   ``experiment.json`` (``{"benchmark": "iwslt14", "pair": "de-en"}``); then one row per
-   pair: our baseline and intra-distillation BLEU (and length ratios) beside the paper's.
-   Only the numbers of ``PAPER_BLEU`` are shown (those we could source); other cells read
-   ``n/a``, never a guess.
+   ``experiment.json`` (``{"benchmark": "iwslt14", "pair": "de-en"}``, and the ``corpus``
+   that ``scripts/iwslt14/prepare.sh`` recorded); then one row per pair: our baseline and
+   intra-distillation BLEU (and length ratios) beside the paper's.  Only the numbers of
+   ``PAPER_BLEU`` are shown (those we could source); other cells read ``n/a``, never a
+   guess, or ``none`` where the paper has no such result: a pair outside its eight IWSLT'14
+   pairs, or a corpus that is not the paper's data (:mod:`~fairseq_intradistill.data.corpora`).
 
 ``--json OUT`` writes the same as ``{"runs": [...], "paired_bootstrap": [...],
 "across_folders": [...]}``.  The pieces are functions (:func:`summarise`,
@@ -54,6 +56,7 @@ from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
 from fairseq_intradistill.analysis import jsonlog
+from fairseq_intradistill.data import corpora
 from fairseq_intradistill.evaluation import file_sha256
 
 METHOD_ORDER = ("baseline", "intra")
@@ -69,7 +72,13 @@ REPRODUCTION_BLEU: Dict[Tuple[str, str], Dict[str, float]] = {
 }
 # The paper's abstract: mean gain of intra-distillation over the 8 IWSLT'14 pairs.
 PAPER_MEAN_GAIN: Dict[str, Tuple[float, int]] = {"iwslt14": (3.54, 8)}
-MISSING = "n/a"
+# The pairs the paper has a result for, per benchmark (its presets share the paper's pairs).
+PAPER_PAIRS: Dict[str, Tuple[str, ...]] = {
+    "iwslt14": tuple(f"{lang}-en" for lang in corpora.PAPER_IWSLT14_LANGS),
+    "wmt17": ("en-de",),
+}
+MISSING = "n/a"  # the paper has this result; we could not source its number
+NOT_IN_PAPER = "none"  # the paper has no such result (another pair, or not its data)
 
 
 @dataclass
@@ -95,6 +104,22 @@ class RunSummary:
     budget_valid_loss: Optional[float] = None  # best validation loss reached within the budget
     budget_valid_update: Optional[int] = None
     budget_valid_seconds: Optional[float] = None  # when it was reached
+    # The corpus prepare.sh recorded (data/corpora.py); None when not recorded.
+    corpus: Optional[str] = None
+    # False where the paper has no result to compare with (a pair outside its pairs, or a
+    # corpus that is not its data); None without a benchmark.
+    in_paper: Optional[bool] = None
+
+
+def in_paper(benchmark: Optional[str], pair: Optional[str], corpus: Optional[str]) -> Optional[bool]:
+    """Whether the paper has a result for this pair and corpus (None: no benchmark, nothing to say)."""
+    if not benchmark:
+        return None
+    if not corpora.is_paper_data(corpus):
+        return False
+    # "iwslt14-small" is a preset of the paper's benchmark: it has the same pairs.
+    family = next((b for b in PAPER_PAIRS if benchmark == b or benchmark.startswith(b + "-")), None)
+    return family is None or pair in PAPER_PAIRS[family]
 
 
 @dataclass
@@ -179,15 +204,20 @@ def best_valid(
     return best
 
 
-def read_experiment(experiment_dir: Path) -> Tuple[Optional[str], Optional[str]]:
-    """(benchmark, pair) from ``experiment.json``, or (None, None) for a folder without one."""
+def read_experiment(experiment_dir: Path) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(benchmark, pair, corpus) from ``experiment.json``; Nones for a folder without one.
+
+    ``corpus`` is None when the file does not record one (written before it did, or by a
+    recipe that does not record it).
+    """
     meta_file = experiment_dir / "experiment.json"
     if not meta_file.is_file():
-        return None, None
+        return None, None, None
     try:
         meta = json.loads(meta_file.read_text())
-        return str(meta["benchmark"]), str(meta["pair"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        corpus = meta.get("corpus")
+        return str(meta["benchmark"]), str(meta["pair"]), None if corpus is None else str(corpus)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{meta_file}: not a valid experiment description ({e})") from e
 
 
@@ -205,7 +235,8 @@ def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float
     run = experiment_dir / method
     stats = training_stats(run / "train.log") if (run / "train.log").is_file() else {}
     bleu = _read_json(run / "bleu-test.json")
-    benchmark, pair = read_experiment(experiment_dir)
+    benchmark, pair, corpus = read_experiment(experiment_dir)
+    comparable = in_paper(benchmark, pair, corpus)
     valid = stats.get("valid", [])
     overall = best_valid(valid)
     in_budget = best_valid(valid, time_budget) if time_budget is not None else None
@@ -219,7 +250,7 @@ def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float
         tokens_per_second=stats.get("tokens_per_second"),
         benchmark=benchmark,
         pair=pair,
-        paper_bleu=PAPER_BLEU.get((benchmark, pair), {}).get(method) if benchmark else None,
+        paper_bleu=PAPER_BLEU.get((benchmark, pair), {}).get(method) if comparable else None,
         bleu_compound=_read_json(run / "bleu-test-compound.json").get("bleu"),
         length_ratio=bleu.get("length_ratio"),
         folder=str(experiment_dir),
@@ -230,6 +261,8 @@ def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float
         budget_valid_loss=in_budget[0] if in_budget else None,
         budget_valid_update=in_budget[1] if in_budget else None,
         budget_valid_seconds=in_budget[2] if in_budget else None,
+        corpus=corpus,
+        in_paper=comparable,
     )
 
 
@@ -374,12 +407,14 @@ def across_folders(runs: List[RunSummary], pairs: List[PairedBootstrap]) -> List
     (folders with both BLEUs); in how many folders intra is ahead, and significantly ahead
     in the paired bootstrap test (out of the folders tested).
     """
-    groups: Dict[Tuple[Optional[str], Optional[str]], Dict[str, Dict[str, RunSummary]]] = {}
+    groups: Dict[Tuple[Optional[str], Optional[str], Optional[str]], Dict[str, Dict[str, RunSummary]]] = {}
     for r in runs:
-        groups.setdefault((r.benchmark, r.pair), {}).setdefault(r.folder, {})[r.method] = r
+        # The corpus too: the same pair of two corpora is two experiments, not two seeds (a folder
+        # without a recorded corpus and one recorded as the IWSLT release are the same data).
+        groups.setdefault((r.benchmark, _corpus_key(r.corpus), r.pair), {}).setdefault(r.folder, {})[r.method] = r
     tests = {p.folder: p for p in pairs}
     out = []
-    for (benchmark, pair), folders in groups.items():
+    for (benchmark, corpus, pair), folders in groups.items():
         if len(folders) < 2:
             continue
         methods = sorted(
@@ -411,6 +446,7 @@ def across_folders(runs: List[RunSummary], pairs: List[PairedBootstrap]) -> List
         out.append(
             {
                 "benchmark": benchmark,
+                "corpus": corpus,
                 "pair": pair,
                 "folders": list(folders),
                 "methods": per_method,
@@ -531,7 +567,7 @@ def format_across(summaries: List[dict]) -> str:
     for s in summaries:
         if lines:
             lines.append("")
-        name = f"{s['benchmark']} {s['pair']}: " if s["benchmark"] else ""
+        name = f"{_label(s['benchmark'], s.get('corpus'))} {s['pair']}: " if s["benchmark"] else ""
         lines.append(f"{name}Across {len(s['folders'])} folders ({', '.join(Path(f).name for f in s['folders'])})")
         header = f"{'method':<10} {'n':>3} {'BLEU mean ± std':>17} {'ratio mean ± std':>17}"
         lines += [header, "-" * len(header)]
@@ -562,24 +598,38 @@ def _cell(value: Optional[float], spec: str, missing: str) -> str:
     return missing if value is None else format(value, spec)
 
 
+def _corpus_key(corpus: Optional[str]) -> Optional[str]:
+    """The corpus as results group runs by it: None for the paper's data, recorded or not."""
+    return None if corpora.is_paper_data(corpus) else corpus
+
+
+def _label(benchmark: Optional[str], corpus: Optional[str]) -> str:
+    """The benchmark as the per-pair table names it; with the corpus when that is not the paper's data."""
+    return str(benchmark) if corpora.is_paper_data(corpus) else f"{benchmark}:{corpus}"
+
+
 def format_pair_table(runs: List[RunSummary]) -> str:
-    """One row per (benchmark, pair): our baseline and intra BLEU and gain beside the paper's.
+    """One row per (benchmark, corpus, pair): our baseline and intra BLEU and gain beside the paper's.
 
     Our missing values print ``-`` (not run or not evaluated yet); the paper's missing
-    values print ``n/a`` (not published in the sources we have).
+    values print ``n/a`` (not published in the sources we have), or ``none`` where the paper
+    has no such result (a pair outside its pairs, a corpus that is not its data).
     """
-    pairs: Dict[Tuple[str, str], Dict[str, List[RunSummary]]] = {}
+    pairs: Dict[Tuple[str, Optional[str], str], Dict[str, List[RunSummary]]] = {}
     for r in runs:
         if r.benchmark:
-            pairs.setdefault((r.benchmark, r.pair), {}).setdefault(r.method, []).append(r)
+            pairs.setdefault((r.benchmark, _corpus_key(r.corpus), r.pair), {}).setdefault(r.method, []).append(r)
+    width = max([10] + [len(_label(b, c)) for b, c, _ in pairs])
     header = (
-        f"{'benchmark':<10} {'pair':<7} {'baseline':>8} {'ratio':>6} {'intra':>7} {'ratio':>6} {'gain':>6} "
+        f"{'benchmark':<{width}} {'pair':<7} {'baseline':>8} {'ratio':>6} {'intra':>7} {'ratio':>6} {'gain':>6} "
         f"{'paper baseline':>14} {'paper intra':>11} {'paper gain':>10}"
     )
     lines = [header, "-" * len(header)]
-    gains: Dict[str, List[float]] = {}
+    # Per (benchmark, corpus): our gains, and the pairs the paper has no result for.
+    gains: Dict[Tuple[str, Optional[str]], List[float]] = {}
+    outside: Dict[Tuple[str, Optional[str]], List[str]] = {}
     several = False
-    for (benchmark, pair), by_method in sorted(pairs.items()):
+    for (benchmark, corpus, pair), by_method in sorted(pairs.items(), key=lambda kv: tuple(map(str, kv[0]))):
         # Several folders of one pair (seeds): their mean, as the summary across folders shows it.
         several |= any(len(v) > 1 for v in by_method.values())
         base, base_ratio = (
@@ -590,26 +640,40 @@ def format_pair_table(runs: List[RunSummary]) -> str:
             _mean_std([getattr(r, key) for r in by_method.get("intra", []) if getattr(r, key) is not None])[0]
             for key in ("bleu", "length_ratio")
         )
-        paper = PAPER_BLEU.get((benchmark, pair), {})
+        comparable = in_paper(benchmark, pair, corpus)
+        paper = PAPER_BLEU.get((benchmark, pair), {}) if comparable else {}
+        missing = MISSING if comparable else NOT_IN_PAPER
+        if not comparable:
+            outside.setdefault((benchmark, corpus), []).append(pair)
         gain = _gain(base, intra)
         if gain is not None:
-            gains.setdefault(benchmark, []).append(gain)
+            gains.setdefault((benchmark, corpus), []).append(gain)
         lines.append(
-            f"{benchmark:<10} {pair:<7} {_cell(base, '.2f', '-'):>8} {_cell(base_ratio, '.3f', '-'):>6} "
-            f"{_cell(intra, '.2f', '-'):>7} {_cell(intra_ratio, '.3f', '-'):>6} "
-            f"{_cell(gain, '+.2f', '-'):>6} {_cell(paper.get('baseline'), '.2f', MISSING):>14} "
-            f"{_cell(paper.get('intra'), '.2f', MISSING):>11} "
-            f"{_cell(_gain(paper.get('baseline'), paper.get('intra')), '+.2f', MISSING):>10}"
+            f"{_label(benchmark, corpus):<{width}} {pair:<7} {_cell(base, '.2f', '-'):>8} "
+            f"{_cell(base_ratio, '.3f', '-'):>6} {_cell(intra, '.2f', '-'):>7} {_cell(intra_ratio, '.3f', '-'):>6} "
+            f"{_cell(gain, '+.2f', '-'):>6} {_cell(paper.get('baseline'), '.2f', missing):>14} "
+            f"{_cell(paper.get('intra'), '.2f', missing):>11} "
+            f"{_cell(_gain(paper.get('baseline'), paper.get('intra')), '+.2f', missing):>10}"
         )
-    for benchmark, values in sorted(gains.items()):
+    for (benchmark, corpus), values in sorted(gains.items(), key=lambda kv: tuple(map(str, kv[0]))):
         published = PAPER_MEAN_GAIN.get(benchmark)
-        paper_note = f"paper, {published[1]} pairs: {published[0]:+.2f}" if published else f"paper: {MISSING}"
+        not_paper = outside.get((benchmark, corpus), [])
+        if not corpora.is_paper_data(corpus):
+            paper_note = f"paper: {NOT_IN_PAPER}, {corpus} is not its data"
+        elif not_paper:
+            # The paper's mean is over its own pairs: a mean with other pairs in it is not comparable.
+            paper_note = f"paper: {NOT_IN_PAPER} for {', '.join(not_paper)}, not among its pairs"
+        elif published:
+            paper_note = f"paper, {published[1]} pairs: {published[0]:+.2f}"
+        else:
+            paper_note = f"paper: {MISSING}"
         lines.append(
-            f"{benchmark} mean gain over {len(values)} pair(s): {sum(values) / len(values):+.2f} ({paper_note})"
+            f"{_label(benchmark, corpus)} mean gain over {len(values)} pair(s): {sum(values) / len(values):+.2f} "
+            f"({paper_note})"
         )
-    for benchmark, pair in sorted(pairs):
+    for benchmark, corpus, pair in sorted(pairs, key=lambda k: tuple(map(str, k))):
         repro = REPRODUCTION_BLEU.get((benchmark, pair))
-        if repro:
+        if repro and in_paper(benchmark, pair, corpus):
             lines.append(
                 f"{benchmark} {pair}, independent reproduction (1 V100): baseline {repro['baseline']:.2f}, "
                 f"intra {repro['intra']:.2f}"
@@ -622,10 +686,12 @@ def format_pair_table(runs: List[RunSummary]) -> str:
         )
     if several:
         lines.append("a pair run in several folders (e.g. seeds) shows their mean")
-    lines.append(
-        f"{MISSING} = the paper's number for this pair is not in our sources (docs/reproduction.md); "
-        "- = not run or not evaluated yet; ratio = hypothesis / reference length"
-    )
+    for corpus in sorted({c for _, c, _ in pairs if not corpora.is_paper_data(c)}):
+        lines.append(f"{corpus}: {corpora.BY_NAME[corpus].description}")
+    notes = f"{MISSING} = the paper's number for this pair is not in our sources (docs/reproduction.md); "
+    if outside:
+        notes += f"{NOT_IN_PAPER} = the paper has no result for this pair or corpus; "
+    lines.append(notes + "- = not run or not evaluated yet; ratio = hypothesis / reference length")
     return "\n".join(lines)
 
 

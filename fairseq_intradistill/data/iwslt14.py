@@ -5,9 +5,15 @@
     python -m fairseq_intradistill.data.iwslt14 raw --pair-archive DIR/de-en.tgz --lang de --out RAW
     python -m fairseq_intradistill.data.iwslt14 select --pair-dir DIR/data/de-en --lang de \
         --train-pairs 5000 --subset-seed 1 --vocab-size 4000
+    python -m fairseq_intradistill.data.iwslt14 corpus --orig DIR --langs "de nl" [--archive 2014-01.tgz]
 
 ``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
-the release in one pass; ``raw`` turns one pair's archive into ``RAW/{train,valid,test}.{src,en}``:
+the release in one pass, each with ``<src>-en.source.json`` beside it: the release it came from,
+its sha256 and the corpus that sha256 names (:mod:`~fairseq_intradistill.data.corpora`: the
+IWSLT 2014 release, or a known corpus in its layout that is not the paper's data).  ``corpus``
+prints each pair's recorded corpus, one line per language (empty for a pair unpacked before
+the record existed) and, given ``--archive``, refuses a pair taken from another archive.
+``raw`` turns one pair's archive into ``RAW/{train,valid,test}.{src,en}``:
 
 - train: the ``train.tags.<src>-en.*`` files without the ``<url>``, ``<talkid>``, ``<keywords>``
   lines and with the ``<title>``/``<description>`` tags stripped; Moses-tokenised; pairs
@@ -36,7 +42,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from fairseq_intradistill.data import moses
+from fairseq_intradistill.data import corpora, moses
 from fairseq_intradistill.data.archives import (
     _READ_ERRORS,
     ArchiveError,
@@ -47,11 +53,13 @@ from fairseq_intradistill.data.archives import (
     open_tar,
     read_member,
     read_to_end,
+    sha256sum,
     verify_archive,
 )
 from fairseq_intradistill.textio import read_lines
 
-LANGS = ("ar", "de", "es", "fa", "he", "it", "nl", "pl")
+# The paper's eight, the scripts' default; any other source language of the archive works too.
+LANGS = corpora.PAPER_IWSLT14_LANGS
 TARGET = "en"
 ARCHIVE_NAME = "2014-01.tgz"
 # The release as the authors fetched it (Google Drive copy of the WIT3 archive).
@@ -112,12 +120,16 @@ def unpack(archive: Path, langs: Sequence[str], out: Path) -> Dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     tar = open_tar(archive, str(archive))
     try:
+        source = source_record(archive)
         for member in _stream(tar, archive):
             lang = wanted.get(member.name.lstrip("./"))
             if lang is None or not member.isfile():
                 continue
             data = read_member(tar, member, str(archive))
             target = out / f"{lang}-{TARGET}.tgz"
+            # Before the pair's archive, whose presence marks the step done: a pair archive never
+            # lacks its record of which corpus it is.
+            source_file(out, lang).write_text(json.dumps(source, indent=2) + "\n")
             part = target.with_name(target.name + ".part")
             part.write_bytes(data)
             part.replace(target)
@@ -132,6 +144,42 @@ def unpack(archive: Path, langs: Sequence[str], out: Path) -> Dict[str, Path]:
             f"(language{'s' if len(missing) > 1 else ''} {' '.join(missing)} not in this release?)"
         )
     return found
+
+
+def source_file(orig: Path, lang: str) -> Path:
+    """Where :func:`unpack` records which release (and corpus) a pair's archive came from."""
+    return Path(orig) / f"{lang}-{TARGET}.source.json"
+
+
+def source_record(archive: Path) -> Dict[str, str]:
+    """The release a pair is unpacked from: its path, sha256 and the corpus that sha256 names."""
+    digest = sha256sum(archive)
+    return {"release": str(Path(archive).resolve()), "release_sha256": digest, "corpus": corpora.identify(digest)}
+
+
+def pair_corpus(orig: Path, lang: str, release: Optional[Dict[str, str]] = None) -> Optional[str]:
+    """The recorded corpus of ``orig/<lang>-en.tgz`` (None: unpacked before records existed).
+
+    With ``release`` (a :func:`source_record`), raises ValueError when the pair was taken from
+    an archive with another sha256 (say, the IWSLT release's fr-en where another corpus's fr-en
+    is asked for), so that a skipped step 1 never silently reuses another corpus.
+    """
+    record = source_file(orig, lang)
+    if not record.is_file():
+        return None
+    try:
+        source = json.loads(record.read_text())
+        corpus, digest = str(source["corpus"]), str(source["release_sha256"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{record}: not a valid source record ({e}); prepare again with --force") from e
+    if release is not None and release["release_sha256"] != digest:
+        raise ValueError(
+            f"{Path(orig) / f'{lang}-{TARGET}.tgz'} was taken from {source.get('release')} "
+            f"(corpus {corpus}, sha256 {digest[:12]}...), not from {release['release']} (corpus "
+            f"{release['corpus']}, sha256 {release['release_sha256'][:12]}...): give --force to prepare it "
+            "again, or another --out"
+        )
+    return corpus
 
 
 def _stream(tar, archive: Path):
@@ -374,6 +422,10 @@ def main(argv=None) -> None:
     p.add_argument("--train-pairs", type=int, default=0, help="a random subset of this many pairs (0: all)")
     p.add_argument("--subset-seed", type=int, default=1)
     p.add_argument("--vocab-size", type=int, required=True)
+    p = sub.add_parser("corpus", help="print the recorded corpus of unpacked pairs, one line each")
+    p.add_argument("--orig", type=Path, required=True, help="OUT/orig (where unpack wrote the pairs)")
+    p.add_argument("--langs", required=True, help='source languages, e.g. "fr sv"')
+    p.add_argument("--archive", type=Path, help="fail if a pair was taken from another archive than this one")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -388,6 +440,14 @@ def main(argv=None) -> None:
                 parser.error(f"--train-pairs must be a positive integer, or 0 for all (got {args.train_pairs})")
             state = select_training(args.pair_dir, lang, args.train_pairs or None, args.subset_seed, args.vocab_size)
             print(state)
+        elif args.command == "corpus":
+            if args.archive and not args.archive.is_file():
+                parser.error(f"--archive {args.archive} does not exist")
+            # Hashed once for all languages: the release can be large.
+            release = source_record(args.archive) if args.archive else None
+            for lang in check_langs(args.langs.split()):
+                # An empty name: unpacked before the record existed (treated as the IWSLT release).
+                print(pair_corpus(args.orig, lang, release) or "")
         else:
             lang = check_langs([args.lang])[0]
             splits = process_pair(args.pair_archive, lang, moses.default_workers(args.workers))

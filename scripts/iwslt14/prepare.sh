@@ -11,8 +11,11 @@ Usage: scripts/iwslt14/prepare.sh [--langs "ar de es fa he it nl pl"] [--archive
                                   [--vocab-size N] [--workers N] [--force]
 
 Prepares IWSLT'14 xx→en as the paper's authors did (docs/reproduction.md), for each source
-language of --langs:
+language of --langs (any source language the archive holds, not only the paper's eight):
   OUT/orig/<src>-en.tgz            the pair's archive, taken out of the release 2014-01.tgz
+  OUT/orig/<src>-en.source.json    which archive (sha256) and corpus it came from: the IWSLT
+                                   release, or a known corpus in its layout that is not the
+                                   paper's data (l10n-fr-sv: docs/reproduction.md)
   OUT/data/<src>-en/raw/           train/valid/test.{<src>,en}: Moses-tokenised, cleaned (ratio 1.5,
                                    1-175 tokens), lowercased, detokenised; valid = every 23rd
                                    training line; test = dev2010+dev2012+tst2010+tst2011+tst2012
@@ -21,8 +24,10 @@ language of --langs:
   OUT/data/<src>-en/spm/           joint SentencePiece model (12k pieces) and the encoded text
   OUT/data/<src>-en/bin/           fairseq-preprocess output with one joint dictionary
   --langs "..."     source languages (default: the paper's eight)
-  --archive FILE    a local copy of 2014-01.tgz; without it the release is downloaded into
-                    OUT/downloads/ and checked (see docs/reproduction.md for the checksum)
+  --archive FILE    a local copy of 2014-01.tgz, or another archive in its layout (e.g.
+                    ../shared/data/l10n-fr-sv/2014-01.tgz: real fr/sv→en, not the paper's data);
+                    without it the release is downloaded into OUT/downloads/ and checked (see
+                    docs/reproduction.md for the checksum)
   --out DIR         working folder (default: work/iwslt14)
   --train-pairs N   train on a random subset of N training pairs (valid and test unchanged),
                     chosen before SentencePiece is trained, so the vocabulary is the subset's
@@ -32,7 +37,8 @@ language of --langs:
   --workers N       processes for tokenisation and fairseq-preprocess (default: up to 8 cores)
   --force           redo every step for these languages
 Finished steps are skipped on a second run; an interrupted step is redone.  A pair prepared
-with another --train-pairs, --subset-seed or --vocab-size is refused (use --force or another --out).
+with another --train-pairs, --subset-seed or --vocab-size, or taken from another --archive
+(another sha256), is refused (use --force or another --out).
 USAGE
 }
 
@@ -70,12 +76,20 @@ if [ "$workers" -eq 0 ]; then workers="$(python -c 'import os; print(min(8, os.c
 if [ -n "$archive" ] && [ ! -f "$archive" ]; then die "--archive $archive does not exist"; fi
 
 if [ "$force" -eq 1 ]; then
-  for lang in $langs; do rm -rf "$out/data/$lang-en" "$out/orig/$lang-en.tgz"; done
+  for lang in $langs; do rm -rf "$out/data/$lang-en" "$out/orig/$lang-en.tgz" "$out/orig/$lang-en.source.json"; done
 fi
 
 # Step 1: the pairs' archives out of the release (one pass over it for all missing languages).
-missing=()
-for lang in $langs; do [ -f "$out/orig/$lang-en.tgz" ] || missing+=("$lang"); done
+missing=() present=()
+for lang in $langs; do
+  if [ -f "$out/orig/$lang-en.tgz" ]; then present+=("$lang"); else missing+=("$lang"); fi
+done
+# A pair already taken out of another archive (e.g. the IWSLT release's fr-en when this is
+# another corpus's fr-en) is refused rather than silently reused.
+if [ -n "$archive" ] && [ "${#present[@]}" -gt 0 ]; then
+  python -m fairseq_intradistill.data.iwslt14 corpus --orig "$out/orig" --langs "${present[*]}" \
+    --archive "$archive" > /dev/null || die "$out/orig holds pairs of another archive (above)"
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ -z "$archive" ]; then
     archive="$out/downloads/2014-01.tgz"
@@ -140,5 +154,8 @@ for lang in $langs; do
       || die "fairseq-preprocess failed for $pair, see $data/preprocess.log"
     touch "$data/bin/done"
   fi
-  log "$pair: ready in $data/bin ($(tr -d '\n ' < "$data/raw/stats.json"))"
+  corpus="$(python -m fairseq_intradistill.data.iwslt14 corpus --orig "$out/orig" --langs "$lang")"
+  subset_note=""  # stats.json counts the cleaned corpus, before any subset (issue 15)
+  [ "$train_pairs" -eq 0 ] || subset_note="; training on a subset of $train_pairs of those pairs"
+  log "$pair: ready in $data/bin (corpus ${corpus:-unrecorded}; $(tr -d '\n ' < "$data/raw/stats.json")$subset_note)"
 done

@@ -17,6 +17,11 @@ python -m fairseq_intradistill.results over OUT/runs/<src>-en (also saved as
 OUT/results.txt and OUT/results.json).  Options after -- go to every train.sh call
 (e.g. --max-update 1000, or fairseq-train options).  Every step skips what is finished, so
 running it again resumes an interrupted reproduction; --force redoes everything.
+  --langs "..."   source languages (default: the paper's eight); any the archive holds
+  --archive FILE  the IWSLT 2014 release (downloaded without it), or another archive in its
+                  layout, e.g. ../shared/data/l10n-fr-sv/2014-01.tgz with --langs "fr sv": real
+                  fr/sv→en software messages, not the paper's data (docs/reproduction.md); the
+                  table then names that corpus and shows no paper number
   --out DIR    recipe folder (default: work/iwslt14)
   --preset small   the CPU preset (train.sh --preset small; SentencePiece 4k unless
                    --vocab-size); use it with --train-pairs 5000 and its own --out

@@ -76,9 +76,14 @@ fi
 mkdir -p "$save_dir"
 if [ "$save_dir" = "$out/runs/$pair/$method" ]; then
   # Tells python -m fairseq_intradistill.results which paper numbers this experiment compares
-  # with (the small preset: none, so its table shows n/a).
+  # with (the small preset: none, so its table shows n/a), and on which corpus: one that is not
+  # the paper's data (recorded by prepare.sh from the archive's sha256) is never set beside them.
   benchmark="$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" benchmark)"
-  printf '{"benchmark": "%s", "pair": "%s"}\n' "${benchmark:-$recipe}" "$pair" > "$out/runs/$pair/experiment.json"
+  corpus="$(python -m fairseq_intradistill.data.iwslt14 corpus --orig "$out/orig" --langs "$lang")"
+  corpus_field=""  # none for data prepared before the record existed (the IWSLT release)
+  [ -z "$corpus" ] || corpus_field="$(printf ', "corpus": "%s"' "$corpus")"
+  printf '{"benchmark": "%s", "pair": "%s"%s}\n' "${benchmark:-$recipe}" "$pair" "$corpus_field" \
+    > "$out/runs/$pair/experiment.json"
 fi
 [ ! -f "$save_dir/checkpoint_last.pt" ] || log "resuming from $save_dir/checkpoint_last.pt"
 bash "$here/../common/train.sh" --data "$data" --method "$method" --save-dir "$save_dir" --recipe "$recipe" \
