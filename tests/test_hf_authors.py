@@ -68,3 +68,95 @@ def test_tydiqa_from_the_hub_trains_on_english_only(hub_tydiqa):
     assert len(train) == 3 and all(row["id"].startswith("english-") for row in train)
     swahili = load_split(None, "sw")
     assert len(swahili) == 2 and all(row["id"].startswith("swahili-") for row in swahili)
+
+
+# -- GLUE: a tiny BERT and RTE-like data -------------------------------------------------------
+@pytest.fixture(scope="module")
+def glue(tmp_path_factory):
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("glue")
+    make_tiny_model(root / "model", "bert", "sequence-classification", WORDS)
+    rng = random.Random(0)
+    (root / "rte").mkdir()
+    for split, n in (("train", 8), ("validation", 4)):
+        with open(root / "rte" / f"{split}.jsonl", "w") as f:
+            for i in range(n):
+                row = {
+                    "sentence1": " ".join(rng.choice(WORDS) for _ in range(5)),
+                    "sentence2": " ".join(rng.choice(WORDS) for _ in range(4)),
+                    "label": rng.randrange(2),
+                    "idx": i,
+                }
+                f.write(json.dumps(row) + "\n")
+    return root
+
+
+def trainer_arguments(run_dir):
+    """The TrainingArguments the Trainer ran with, as it saved them beside its checkpoint."""
+    (saved,) = sorted(run_dir.glob("checkpoints/checkpoint-*/training_args.bin"))[-1:]
+    return torch.load(saved, weights_only=False)
+
+
+# -- 4: GLUE does not clip gradients -----------------------------------------------------------
+def test_glue_trains_without_gradient_clipping(glue):
+    out = glue / "no-clip"
+    run(
+        [sys.executable, "-m", "fairseq_intradistill.hf.glue", "--task", "rte", "--method", "baseline"]
+        + ["--model", glue / "model", "--data-dir", glue / "rte", "--output-dir", out]
+        + ["--max-steps", "1", "--batch-size", "8"],
+        cwd=REPO,
+        env=OFFLINE,
+    )
+    # run_glue_no_trainer.py steps Adamax with no clip_grad_norm_; Trainer clips only when max_grad_norm > 0.
+    assert trainer_arguments(out).max_grad_norm == 0
+
+
+# -- 8: the scripts reach every module option ----------------------------------------------------
+def test_glue_script_passes_module_options_through(glue):
+    out = glue / "runs"
+    run(
+        ["bash", REPO / "scripts" / "glue" / "run.sh", "--task", "rte", "--method", "intra"]
+        + ["--model", glue / "model", "--data-dir", glue / "rte", "--out", out, "--max-steps", "1"]
+        + ["--batch-size", "8", "--lr", "1e-4", "--divergence-reduction", "mean", "--num-passes", "2"],
+        cwd=REPO,
+        env=OFFLINE,
+    )
+    run_dir = out / "rte" / "intra" / "seed1"
+    args = trainer_arguments(run_dir)
+    assert args.learning_rate == pytest.approx(1e-4) and args.max_grad_norm == 0
+    intra = json.loads((run_dir / "results.json").read_text())["intra_distillation"]
+    assert intra["divergence_reduction"] == "mean" and intra["num_passes"] == 2
+
+
+@pytest.mark.parametrize("script", ["xtreme/panx.sh", "xtreme/tydiqa.sh"])
+def test_xtreme_scripts_pass_module_options_through(script, tmp_path):
+    """What the scripts hand the module: a stub module on PYTHONPATH prints its arguments."""
+    module = script.split("/")[1][: -len(".sh")]
+    stub = tmp_path / "stub" / "fairseq_intradistill" / "hf"
+    stub.mkdir(parents=True)
+    (stub.parent / "__init__.py").write_text("")
+    (stub / "__init__.py").write_text("")
+    (stub / f"{module}.py").write_text("import json, sys\nprint('ARGS ' + json.dumps(sys.argv[1:]))\n")
+    (stub / "results.py").write_text("")
+    proc = run(
+        ["bash", REPO / "scripts" / script, "--method", "intra", "--out", tmp_path / "runs"]
+        + ["--lr", "1e-5", "--divergence-reduction", "mean", "--num-passes", "2", "--alpha", "0.5"],
+        cwd=tmp_path,  # not the repository: `python -m` puts the working folder first on sys.path
+        env={**OFFLINE, "PYTHONPATH": str(tmp_path / "stub")},
+    )
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("ARGS ")]
+    args = json.loads(line[len("ARGS ") :])
+    for flag, value in (("--lr", "1e-5"), ("--divergence-reduction", "mean"), ("--num-passes", "2")):
+        assert args[args.index(flag) + 1] == value
+    assert args[args.index("--seed") + 1] == "1" and args.count("--seed") == 1
+
+
+def test_scripts_refuse_options_the_seed_loop_sets(glue):
+    proc = run(
+        ["bash", REPO / "scripts" / "xtreme" / "panx.sh", "--method", "intra", "--seed", "3"],
+        cwd=REPO,
+        env=OFFLINE,
+        check=False,
+    )
+    assert proc.returncode == 2 and "--seeds" in proc.stderr

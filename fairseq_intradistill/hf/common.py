@@ -101,5 +101,12 @@ def run_summary(args: argparse.Namespace, task: str, metric: str, train_output, 
         "train_runtime_s": train_output.metrics["train_runtime"],
         "updates": trainer.state.global_step,
         "processes": trainer.args.world_size,
+        # What the Trainer ran with, to compare with the authors' scripts.
+        "training": {
+            "learning_rate": trainer.args.learning_rate,
+            "max_grad_norm": trainer.args.max_grad_norm,
+            "per_device_train_batch_size": trainer.args.per_device_train_batch_size,
+            "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
+        },
         "intra_distillation": None if intra is None else intra.__dict__,
     }

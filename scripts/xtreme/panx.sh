@@ -18,6 +18,9 @@ Usage: scripts/xtreme/panx.sh --method {baseline,intra} [options]
   --alpha A (1)  --alpha-p P (2)  --alpha-q Q (5)  --precision {fp32,fp16,bf16} (fp32)
   -h, --help         this text
 
+Any other option (--lr, --num-passes, --divergence-reduction, ...) goes unchanged to the module:
+python -m fairseq_intradistill.hf.panx --help lists them all.
+
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint.
 Per-language table: python -m fairseq_intradistill.hf.results OUT --languages
 USAGE
@@ -25,7 +28,6 @@ USAGE
 
 method="" model="xlm-roberta-large" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
 extra=()
-hf_passthrough="--langs --epochs --max-steps --batch-size --accumulation --eval-steps --precision --alpha --alpha-p --alpha-q"
 hf_parse_args "$@"
 
 hf_check_args

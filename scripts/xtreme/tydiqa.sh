@@ -18,6 +18,9 @@ Usage: scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
   --alpha A (1: not published, set it)  --alpha-p P (2)  --alpha-q Q (5)  --precision {fp32,fp16,bf16} (fp32)
   -h, --help         this text
 
+Any other option (--lr, --num-passes, --divergence-reduction, ...) goes unchanged to the module:
+python -m fairseq_intradistill.hf.tydiqa --help lists them all.
+
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint (saved every epoch).
 Per-language table: python -m fairseq_intradistill.hf.results OUT --languages
 USAGE
@@ -25,7 +28,6 @@ USAGE
 
 method="" model="xlm-roberta-base" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
 extra=()
-hf_passthrough="--langs --epochs --max-steps --batch-size --accumulation --max-length --doc-stride --precision --alpha --alpha-p --alpha-q"
 hf_parse_args "$@"
 
 hf_check_args
