@@ -160,3 +160,110 @@ def test_scripts_refuse_options_the_seed_loop_sets(glue):
         check=False,
     )
     assert proc.returncode == 2 and "--seeds" in proc.stderr
+
+
+# -- PAN-X: google/xtreme's layout -------------------------------------------------------------
+# The PAN-X configurations of google/xtreme (its dataset card: the 40 XTREME languages).
+HUB_PANX = (
+    "af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru "
+    "sw ta te th tl tr ur vi yo zh"
+).split()
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+
+@pytest.fixture
+def hub_panx(monkeypatch):
+    """``PAN-X.<lang>`` for the 40 languages above (tags as ClassLabel); any other name fails as the Hub does."""
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=TAGS)),
+            "langs": datasets.Sequence(datasets.Value("string")),
+        }
+    )
+    rng = random.Random(3)
+    calls = []
+
+    def rows(lang, n):
+        out = []
+        for _ in range(n):
+            tokens = [rng.choice(WORDS + ["paris", "john"]) for _ in range(5)]
+            tags = [{"paris": 5, "john": 1}.get(t, 0) for t in tokens]
+            out.append({"tokens": tokens, "ner_tags": tags, "langs": [lang] * 5})
+        return out
+
+    def load_dataset(path, name=None, **kwargs):
+        calls.append(name)
+        lang = (name or "").removeprefix("PAN-X.")
+        if path != "google/xtreme" or not (name or "").startswith("PAN-X.") or lang not in HUB_PANX:
+            raise ValueError(f"BuilderConfig '{name}' not found. Available: {['PAN-X.' + x for x in HUB_PANX]}")
+        sizes = {"train": 8, "validation": 4, "test": 2}
+        return datasets.DatasetDict(
+            {split: datasets.Dataset.from_list(rows(lang, n), features=features) for split, n in sizes.items()}
+        )
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def tiny_xlmr(tmp_path_factory):
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("xlmr")
+    return make_tiny_model(root / "model", "xlm-roberta", "token-classification", WORDS + ["paris", "john"])
+
+
+def panx_main(model, out, *extra):
+    from fairseq_intradistill.hf import panx
+
+    return panx.main(
+        ["--method", "intra", "--model", str(model), "--output-dir", str(out), "--max-steps", "1"]
+        + ["--eval-steps", "1", "--batch-size", "4", "--accumulation", "1", *extra]
+    )
+
+
+# -- 7: PAN-X from the Hub finishes, and a language that fails spares the others -----------------
+def test_panx_default_languages_all_load_from_the_hub(hub_panx, tiny_xlmr, tmp_path):
+    results = panx_main(tiny_xlmr, tmp_path / "run")
+    assert sorted(results["languages"]) == sorted(HUB_PANX)
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["languages"].keys() == set(HUB_PANX)
+    assert not (tmp_path / "run" / "results.partial.json").exists()
+
+
+def test_panx_language_that_fails_to_load_keeps_the_others(hub_panx, tiny_xlmr, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit, match="--langs: 1 language.*qu: ValueError"):
+        panx_main(tiny_xlmr, out, "--langs", "en,qu,de")
+    partial = json.loads((out / "results.partial.json").read_text())
+    assert set(partial["languages"]) == {"en", "de"} and set(partial["failed_languages"]) == {"qu"}
+    assert 0 <= partial["languages"]["de"]["f1"] <= 1
+    assert not (out / "results.json").exists()  # a finished-looking run would be skipped by the scripts
+    assert (out / "best" / "config.json").exists()  # the trained model is not lost either
+
+
+# -- 2: PAN-X's batch per model, as train_panx.sh ----------------------------------------------
+@pytest.mark.parametrize(
+    "model, per_device, accumulation",
+    [
+        ("xlm-roberta-large", 2, 16),
+        ("FacebookAI/xlm-roberta-large", 2, 16),
+        ("/models/xlm-roberta-large/", 2, 16),
+        ("xlm-roberta-base", 8, 4),
+        ("bert-base-multilingual-cased", 8, 4),
+    ],
+)
+def test_panx_batch_follows_the_authors_per_model(model, per_device, accumulation, tmp_path, monkeypatch):
+    from fairseq_intradistill.hf.common import per_device_batch
+    from fairseq_intradistill.hf.panx import parse_args
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    args = parse_args(["--method", "intra", "--model", model, "--output-dir", str(tmp_path)])
+    assert (args.batch_size, args.accumulation) == (32, accumulation)
+    assert per_device_batch(args.batch_size, args.accumulation) == per_device
+    # An explicit --accumulation still wins.
+    assert (
+        parse_args(["--method", "intra", "--model", model, "--output-dir", "x", "--accumulation", "2"]).accumulation
+        == 2
+    )
