@@ -267,3 +267,60 @@ def test_panx_batch_follows_the_authors_per_model(model, per_device, accumulatio
         parse_args(["--method", "intra", "--model", model, "--output-dir", "x", "--accumulation", "2"]).accumulation
         == 2
     )
+
+
+# -- 5: TyDiQA windows as the authors cut them -------------------------------------------------
+@pytest.fixture(scope="module")
+def qa_tokenizer(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    from fairseq_intradistill.hf.tiny import write_tokenizer
+
+    folder = tmp_path_factory.mktemp("qa_tokenizer")
+    write_tokenizer(folder, WORDS + ["what", "where"])
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def expected_windows(context_tokens, room, step):
+    """Windows start at 0, step, 2*step, ... until one reaches the end: counted without a tokenizer."""
+    starts = [0]
+    while starts[-1] + room < context_tokens:
+        starts.append(starts[-1] + step)
+    return starts
+
+
+@pytest.mark.parametrize("question_words", [2, 100])
+def test_tydiqa_windows_step_by_doc_stride(qa_tokenizer, question_words):
+    from fairseq_intradistill.hf.tydiqa import train_features
+
+    rng = random.Random(5)
+    words = [rng.choice(WORDS) for _ in range(1000)]  # every word is one token of this vocabulary
+    answer_at = 900
+    context = " ".join(words)
+    question = " ".join(["what"] * question_words)
+    start_char = len(" ".join(words[:answer_at])) + 1
+    row = {
+        "id": "q",
+        "question": question,
+        "context": context,
+        "answers": {"text": [" ".join(words[answer_at : answer_at + 2])], "answer_start": [start_char]},
+    }
+    features = train_features(datasets.Dataset.from_list([row]), qa_tokenizer, 384, 128)
+    # [CLS] question [SEP] context [SEP]; the question is cut at 64 tokens (max_query_length).
+    question_tokens = min(question_words, 64)
+    room = 384 - question_tokens - 3
+    starts = expected_windows(1000, room, 128)
+    assert len(features) == len(starts)
+    for feature, start in zip(features, starts):
+        ids = feature["input_ids"]
+        assert len(ids) == min(384, question_tokens + 3 + 1000 - start)
+        context_ids = ids[question_tokens + 2 : -1]
+        assert qa_tokenizer.convert_ids_to_tokens(context_ids) == words[start : start + room]
+        if start <= answer_at and answer_at + 2 <= start + room:  # the answer lies whole in this window
+            offset = question_tokens + 2 - start
+            assert (feature["start_positions"], feature["end_positions"]) == (
+                answer_at + offset,
+                answer_at + 1 + offset,
+            )
+        else:
+            assert (feature["start_positions"], feature["end_positions"]) == (0, 0)

@@ -357,6 +357,8 @@ def test_tydiqa_zero_shot_end_to_end(tydiqa):
             "32",
             "--doc-stride",
             "8",
+            "--max-query-length",
+            "8",
         ],
         cwd=REPO,
         env=OFFLINE,

@@ -2,11 +2,12 @@
 
 Settings from the authors' ``Zero_Shot_Cross_Lingual/`` (scripts/train_qa.sh,
 third_party/run_squad.py): xlm-roberta-base, 15 epochs, lr 3e-5, 32 examples per update
-(8 x 4 accumulation), max length 384, document stride 128, 500 warm-up updates, weight decay
-1e-4, K = 3, p = 2, q = 5; the final model is evaluated on the dev set of en ar bn fi id ko
-ru sw te.  alpha: their script's default is 0 and the paper's value is not in the repository;
-1 here is a placeholder to set with ``--alpha``.  Answers: the best-scoring span of at most 30
-tokens among the 20 best starts and ends; F1 and exact match with SQuAD v1.1's normalisation.
+(8 x 4 accumulation), max length 384, windows starting every 128 tokens (their doc_stride),
+questions cut at 64 tokens, 500 warm-up updates, weight decay 1e-4, K = 3, p = 2, q = 5; the
+final model is evaluated on the dev set of en ar bn fi id ko ru sw te.  alpha: their script's
+default is 0 and the paper's value is not in the repository; 1 here is a placeholder to set with
+``--alpha``.  Answers: the best-scoring span of at most 30 tokens among the 20 best starts and
+ends; F1 and exact match with SQuAD v1.1's normalisation.
 ``bash scripts/xtreme/tydiqa.sh --help`` is the front end.
 """
 
@@ -104,27 +105,60 @@ def load_split(data_dir: Optional[Path], lang: Optional[str]):
     return datasets.Dataset.from_list(read_squad_json(path))
 
 
-def _windows(batch, tokenizer, max_length: int, stride: int):
-    return tokenizer(
-        batch["question"],
-        batch["context"],
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-    )
+def truncate_question(question: str, tokenizer, max_query_length: int) -> str:
+    """The question cut after its first ``max_query_length`` tokens, as the authors' features cut it."""
+    offsets = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return question if len(offsets) <= max_query_length else question[: offsets[max_query_length - 1][1]]
 
 
-def train_features(dataset, tokenizer, max_length: int, stride: int):
-    """Windows over the contexts with the answer's start/end token (0, the first token, where outside)."""
+def _windows(batch, tokenizer, max_length: int, doc_stride: int, max_query_length: int) -> Dict[str, list]:
+    """The windows over each context, as the authors' ``squad_convert_example_to_features`` cuts them.
+
+    There, ``doc_stride`` is the step between the starts of consecutive windows, each window holds
+    as many context tokens as ``max_length`` leaves after the question (cut at ``max_query_length``
+    tokens) and the special tokens, and windows follow until one reaches the end of the context.
+    A fast tokenizer's ``stride`` is the overlap of consecutive windows instead, so it is set per
+    question to the window's room minus ``doc_stride``.  Returns the tokenizer's fields with
+    ``sequence_ids`` (per window) and ``overflow_to_sample_mapping``.
+    """
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    merged: Dict[str, list] = collections.defaultdict(list)
+    for index, (question, context) in enumerate(zip(batch["question"], batch["context"])):
+        question = truncate_question(question, tokenizer, max_query_length)
+        room = max_length - len(tokenizer(question, add_special_tokens=False)["input_ids"]) - special
+        if room < doc_stride:
+            raise ValueError(
+                f"--doc-stride {doc_stride} is more than the {room} context tokens that --max-length {max_length} "
+                f"leaves beside a question of up to --max-query-length {max_query_length} tokens"
+            )
+        enc = tokenizer(
+            [question],
+            [context],
+            truncation="only_second",
+            max_length=max_length,
+            stride=room - doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        for window in range(len(enc["input_ids"])):
+            for name in enc.keys():
+                if name != "overflow_to_sample_mapping":
+                    merged[name].append(enc[name][window])
+            merged["sequence_ids"].append(enc.sequence_ids(window))
+            merged["overflow_to_sample_mapping"].append(index)
+    return dict(merged)
+
+
+def train_features(dataset, tokenizer, max_length: int, stride: int, max_query_length: int = 64):
+    """Windows over the contexts (``stride``: the step between window starts) with the answer's
+    start/end token (0, the first token, where outside)."""
 
     def fn(batch):
-        enc = _windows(batch, tokenizer, max_length, stride)
+        enc = _windows(batch, tokenizer, max_length, stride, max_query_length)
         starts, ends = [], []
         for i, offsets in enumerate(enc["offset_mapping"]):
             answers = batch["answers"][enc["overflow_to_sample_mapping"][i]]
-            sequence = enc.sequence_ids(i)
+            sequence = enc["sequence_ids"][i]
             first = sequence.index(1)
             last = len(sequence) - 1 - sequence[::-1].index(1)
             start_char = answers["answer_start"][0]
@@ -142,24 +176,25 @@ def train_features(dataset, tokenizer, max_length: int, stride: int):
             starts.append(s - 1)
             ends.append(e + 1)
         enc["start_positions"], enc["end_positions"] = starts, ends
-        enc.pop("offset_mapping")
-        enc.pop("overflow_to_sample_mapping")
+        for name in ("offset_mapping", "overflow_to_sample_mapping", "sequence_ids"):
+            enc.pop(name)
         return enc
 
     return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
 
 
-def eval_features(dataset, tokenizer, max_length: int, stride: int):
-    """Windows with their example's id and the offsets of context tokens (None elsewhere)."""
+def eval_features(dataset, tokenizer, max_length: int, stride: int, max_query_length: int = 64):
+    """Windows (as in train_features) with their example's id and the offsets of context tokens (None elsewhere)."""
 
     def fn(batch):
-        enc = _windows(batch, tokenizer, max_length, stride)
+        enc = _windows(batch, tokenizer, max_length, stride, max_query_length)
         enc["example_id"] = []
         for i in range(len(enc["input_ids"])):
-            sequence = enc.sequence_ids(i)
+            sequence = enc["sequence_ids"][i]
             enc["example_id"].append(batch["id"][enc["overflow_to_sample_mapping"][i]])
             enc["offset_mapping"][i] = [o if sequence[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][i])]
         enc.pop("overflow_to_sample_mapping")
+        enc.pop("sequence_ids")
         return enc
 
     return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
@@ -240,14 +275,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup-steps", type=int, default=500)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=384)
-    parser.add_argument("--doc-stride", type=int, default=128)
+    parser.add_argument(
+        "--doc-stride", type=int, default=128, help="tokens between the starts of consecutive context windows"
+    )
+    parser.add_argument("--max-query-length", type=int, default=64, help="questions are cut after this many tokens")
     add_xtreme_intra_arguments(parser, alpha_help="not published for TyDiQA: set it")
     args = parser.parse_args(argv)
     check_at_least_one(
-        parser, args, ("batch_size", "accumulation", "max_length", "doc_stride", "num_passes", "eval_batch_size")
+        parser,
+        args,
+        ("batch_size", "accumulation", "max_length", "doc_stride", "max_query_length", "num_passes", "eval_batch_size"),
     )
-    if args.doc_stride >= args.max_length:
-        parser.error(f"--doc-stride must be smaller than --max-length, got {args.doc_stride} >= {args.max_length}")
+    for name in ("doc_stride", "max_query_length"):
+        if getattr(args, name) >= args.max_length:
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"{flag} must be smaller than --max-length, got {getattr(args, name)} >= {args.max_length}")
     if not args.lr > 0 or not args.epochs > 0:
         parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
     check_max_steps(parser, args)
@@ -269,7 +311,9 @@ def main(argv=None) -> Dict:
     )
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    train = train_features(load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride)
+    train = train_features(
+        load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride, args.max_query_length
+    )
     model = AutoModelForQuestionAnswering.from_pretrained(args.model)
     training_args = TrainingArguments(
         output_dir=str(args.output_dir / "checkpoints"),
@@ -306,7 +350,7 @@ def main(argv=None) -> Dict:
     per_language, predictions_by_language = {}, {}
     for lang in args.langs:
         examples = load_split(args.data_dir, lang)
-        features = eval_features(examples, tokenizer, args.max_length, args.doc_stride)
+        features = eval_features(examples, tokenizer, args.max_length, args.doc_stride, args.max_query_length)
         output = trainer.predict(features.remove_columns(["example_id", "offset_mapping"]))
         start_logits, end_logits = output.predictions[:2]
         predictions = best_answers(examples, features, np.asarray(start_logits), np.asarray(end_logits))

@@ -14,7 +14,8 @@ Usage: scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
   --seeds "S ..."    seeds to run, one run each (default "1"; the paper: "1 2 3 4 5")
   --out DIR          runs go to DIR/tydiqa/METHOD/seedS (default work/xtreme/runs)
   --nproc N          processes (GPUs) on this machine, through torchrun (default 1)
-  --epochs E (15)  --max-steps N  --batch-size B (32)  --accumulation A (4)  --max-length L (384)  --doc-stride S (128)
+  --epochs E (15)  --max-steps N  --batch-size B (32)  --accumulation A (4)  --max-length L (384)
+  --doc-stride S (128: tokens between window starts)  --max-query-length Q (64)
   --alpha A (1: not published, set it)  --alpha-p P (2)  --alpha-q Q (5)  --precision {fp32,fp16,bf16} (fp32)
   -h, --help         this text
 
