@@ -324,3 +324,53 @@ def test_tydiqa_windows_step_by_doc_stride(qa_tokenizer, question_words):
             )
         else:
             assert (feature["start_positions"], feature["end_positions"]) == (0, 0)
+
+
+# -- 6: gradient accumulation for token classification -------------------------------------------
+@pytest.fixture(scope="module")
+def panx_equal_lengths(tmp_path_factory):
+    """A dropout-free tiny XLM-R and English sentences of 5 one-token words, every word labelled:
+    each micro-batch has as many labelled tokens as any other, so the mean over 8 sentences equals
+    the mean of the means over 4 x 2 of them."""
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("panx_equal")
+    vocabulary = WORDS + ["paris", "john"]
+    # Seven labels, PAN-X's: a head of another size would be drawn afresh, differently in each run.
+    model = make_tiny_model(
+        root / "model", "xlm-roberta", "token-classification", vocabulary, num_labels=7, dropout=0.0
+    )
+    rng = random.Random(6)
+    (root / "data" / "en").mkdir(parents=True)
+    for split, n in (("train", 16), ("validation", 4), ("test", 2)):
+        with open(root / "data" / "en" / f"{split}.jsonl", "w") as f:
+            for _ in range(n):
+                tokens = [rng.choice(vocabulary) for _ in range(5)]
+                tags = [{"paris": "B-LOC", "john": "B-PER"}.get(t, "O") for t in tokens]
+                f.write(json.dumps({"tokens": tokens, "ner_tags": tags}) + "\n")
+    return model, root / "data"
+
+
+def first_update_grad_norm(run_dir):
+    state = json.loads((run_dir / "checkpoints" / "checkpoint-1" / "trainer_state.json").read_text())
+    (entry,) = [e for e in state["log_history"] if "grad_norm" in e]
+    return entry["grad_norm"]
+
+
+@pytest.mark.parametrize("method", ["baseline", "intra"])
+def test_panx_accumulation_gives_the_gradient_of_one_big_batch(panx_equal_lengths, method, tmp_path):
+    """1 x 8 and 4 x 2 examples per update: the same gradient (before clipping), as in the authors'
+    loop, which divides each micro-batch's mean loss by the accumulation steps."""
+    from fairseq_intradistill.hf import panx
+
+    model, data = panx_equal_lengths
+    norms = {}
+    for accumulation in (1, 4):
+        out = tmp_path / f"acc{accumulation}"
+        panx.main(
+            ["--method", method, "--model", str(model), "--data-dir", str(data), "--output-dir", str(out)]
+            + ["--langs", "en", "--max-steps", "1", "--eval-steps", "1", "--batch-size", "8"]
+            + ["--accumulation", str(accumulation)]
+        )
+        norms[accumulation] = first_update_grad_norm(out)
+    assert norms[4] == pytest.approx(norms[1], rel=1e-4), norms

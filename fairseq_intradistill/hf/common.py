@@ -31,6 +31,20 @@ def last_checkpoint(folder: Path) -> Optional[str]:
     return get_last_checkpoint(str(folder)) if Path(folder).is_dir() else None
 
 
+def batch_mean_loss(model) -> None:
+    """Tell the Trainer that ``model``'s loss is the mean over its micro-batch, as it is.
+
+    The encoders' classification, token-classification and QA heads average their
+    cross-entropy over the micro-batch and ignore ``num_items_in_batch``, yet their ``forward``
+    takes ``**kwargs``, from which Trainer infers the opposite: it then neither divides the loss by
+    the accumulation steps nor keeps it from being multiplied by the number of processes, so the
+    gradient grows with both.  With ``accepts_loss_kwargs = False`` (Transformers' own switch for
+    such models) the Trainer divides by the accumulation steps and DDP averages over processes:
+    the authors' loops, for the baseline and intra-distillation alike.
+    """
+    model.accepts_loss_kwargs = False
+
+
 # -- command-line arguments shared by glue, panx and tydiqa ----------------------------------
 def add_run_arguments(parser: argparse.ArgumentParser, epochs: float, batch_size_help: str) -> None:
     """--output-dir, --seed, --epochs, --max-steps and --batch-size."""

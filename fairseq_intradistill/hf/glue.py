@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
+    batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
@@ -195,6 +196,7 @@ def main(argv=None) -> Dict[str, float]:
         problem_type="regression" if regression else "single_label_classification",
         ignore_mismatched_sizes=True,
     )
+    batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
 
     def compute_metrics(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions

@@ -22,6 +22,7 @@ from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
     add_xtreme_intra_arguments,
+    batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
@@ -204,6 +205,7 @@ def main(argv=None) -> Dict:
         label2id={n: i for i, n in enumerate(LABELS)},
         ignore_mismatched_sizes=True,
     )
+    batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
 
     def compute_metrics(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions

@@ -26,6 +26,7 @@ from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
     add_xtreme_intra_arguments,
+    batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
@@ -315,6 +316,7 @@ def main(argv=None) -> Dict:
         load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride, args.max_query_length
     )
     model = AutoModelForQuestionAnswering.from_pretrained(args.model)
+    batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
     training_args = TrainingArguments(
         output_dir=str(args.output_dir / "checkpoints"),
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
