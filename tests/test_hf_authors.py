@@ -396,3 +396,35 @@ def test_one_process_and_two_processes_give_the_same_update(reduction, tmp_path)
         assert torch.allclose(torch.tensor(results[2]["weights"][name]), torch.tensor(value), atol=1e-6), name
     # The divergence is really in the update (the copies' offsets make it non-zero).
     assert results[1]["divergence"] > 0.01 and results[2]["divergence"] == pytest.approx(results[1]["divergence"])
+
+
+# -- 10: the package boundary ----------------------------------------------------------------
+@pytest.mark.parametrize("module", ["glue", "panx", "tydiqa"])
+def test_recipe_help_loads_neither_torch_nor_transformers(module):
+    code = (
+        "import sys\n"
+        f"from fairseq_intradistill.hf import {module}\n"
+        "try:\n"
+        f"    {module}.parse_args(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED', [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules])\n"
+    )
+    proc = run([sys.executable, "-c", code], cwd=REPO, env=OFFLINE)
+    assert "LOADED []" in proc.stdout
+
+
+def test_broken_torchaudio_is_hidden_before_transformers_loads(tmp_path):
+    """A torchaudio that fails to load (as a CUDA build beside a CPU torch does) cannot break the trainer's import."""
+    (tmp_path / "torchaudio").mkdir()
+    (tmp_path / "torchaudio" / "__init__.py").write_text(
+        "raise OSError('libtorchaudio.so: cannot open shared object')\n"
+    )
+    code = (
+        "import sys\n"
+        "from fairseq_intradistill.hf import IntraDistillationTrainer, IntraDistillationArguments\n"
+        "import transformers\n"
+        "print('TORCHAUDIO', sys.modules['torchaudio'])\n"
+    )
+    proc = run([sys.executable, "-c", code], cwd=REPO, env={**OFFLINE, "PYTHONPATH": f"{tmp_path}:{REPO}"})
+    assert "TORCHAUDIO None" in proc.stdout

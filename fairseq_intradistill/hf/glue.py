@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
@@ -27,10 +29,6 @@ from fairseq_intradistill.hf.common import (
     per_device_batch,
     run_summary,
 )
-
-hide_broken_torchaudio()
-
-import numpy as np  # noqa: E402
 
 # task: (first text column, second text column or None, number of labels (1: regression), metric of best epoch)
 TASKS: Dict[str, Tuple[str, Optional[str], int, str]] = {
@@ -172,6 +170,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> Dict[str, float]:
     args = parse_args(argv)
+    hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
     import torch
     from transformers import (
         AutoModelForSequenceClassification,

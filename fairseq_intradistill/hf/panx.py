@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
@@ -32,10 +34,6 @@ from fairseq_intradistill.hf.common import (
     run_summary,
     xtreme_intra_arguments,
 )
-
-hide_broken_torchaudio()
-
-import numpy as np  # noqa: E402
 
 # The label order of the XTREME PAN-X configurations on the Hub (ClassLabel names).
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
@@ -186,6 +184,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> Dict:
     args = parse_args(argv)
+    hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
     import torch
     from transformers import (
         AutoModelForTokenClassification,

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
-from torch import nn
-from transformers import Seq2SeqTrainer, Trainer
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 
-from fairseq_intradistill.hf.config import IntraDistillationArguments
-from fairseq_intradistill.hf.loss import output_divergence, repeat_batch
-from fairseq_intradistill.schedule import adaptive_alpha
+hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import Seq2SeqTrainer, Trainer  # noqa: E402
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES  # noqa: E402
+
+from fairseq_intradistill.hf.config import IntraDistillationArguments  # noqa: E402
+from fairseq_intradistill.hf.loss import output_divergence, repeat_batch  # noqa: E402
+from fairseq_intradistill.schedule import adaptive_alpha  # noqa: E402
 
 
 class IntraDistillationMixin:

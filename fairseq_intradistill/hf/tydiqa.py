@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
     add_run_arguments,
@@ -36,10 +38,6 @@ from fairseq_intradistill.hf.common import (
     run_summary,
     xtreme_intra_arguments,
 )
-
-hide_broken_torchaudio()
-
-import numpy as np  # noqa: E402
 
 # language code -> the prefix of the example ids in the Hub's google/xtreme "tydiqa" validation split
 LANGUAGES = {
@@ -303,6 +301,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> Dict:
     args = parse_args(argv)
+    hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
     import torch
     from transformers import (
         AutoModelForQuestionAnswering,
