@@ -428,3 +428,78 @@ def test_broken_torchaudio_is_hidden_before_transformers_loads(tmp_path):
     )
     proc = run([sys.executable, "-c", code], cwd=REPO, env={**OFFLINE, "PYTHONPATH": f"{tmp_path}:{REPO}"})
     assert "TORCHAUDIO None" in proc.stdout
+
+
+# -- 12: the remaining differences, and the settings that match the authors exactly -------------
+def authors_divergence(logits, k):
+    """run_tag.py / run_squad.py's term: softmax per pass, m their mean, sum of (p - m)(log p - log m) over
+    every row and class, divided by the passes."""
+    probs = [p.softmax(-1) for p in logits.float().chunk(k)]
+    m = sum(probs) / k
+    return sum(((p - m) * (p.log() - m.log())).sum() for p in probs) / k
+
+
+def intra_trainer(folder, auto, data, collator, tmp_path, **settings):
+    from transformers import TrainingArguments
+
+    from fairseq_intradistill.hf import IntraDistillationArguments, IntraDistillationTrainer
+
+    return IntraDistillationTrainer(
+        model=auto.from_pretrained(folder),
+        args=TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, per_device_train_batch_size=4),
+        train_dataset=data,
+        data_collator=collator,
+        intra_distillation=IntraDistillationArguments(num_passes=3, divergence_reduction="sum", **settings),
+    )
+
+
+def test_ner_token_positions_all_is_the_authors_sum_over_every_position(tiny_xlmr, tmp_path):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_xlmr)
+    texts = [["john", "sat"], ["the", "cat", "sat", "on", "the", "mat"], ["paris"], ["a", "dog", "ran"]]
+    enc = tokenizer(texts, is_split_into_words=True)
+    labels = [[-100] + [1] * len(words) + [-100] for words in texts]
+    data = datasets.Dataset.from_dict({**enc, "labels": labels})
+    collator = DataCollatorForTokenClassification(tokenizer, padding="max_length", max_length=12)
+    batch = collator([data[i] for i in range(4)])
+    for positions in ("all", "labelled"):
+        trainer = intra_trainer(
+            tiny_xlmr, AutoModelForTokenClassification, data, collator, tmp_path, alpha=1.5, token_positions=positions
+        )
+        model = trainer.model.train()
+        torch.manual_seed(2)
+        loss = trainer.compute_loss(model, dict(batch))
+        torch.manual_seed(2)  # the same dropout masks
+        out = model(**{name: value.repeat(3, 1) for name, value in batch.items()})
+        logits = out.logits
+        keep = batch["labels"].reshape(-1) != -100
+        if positions == "labelled":
+            logits = logits.reshape(3, -1, logits.size(-1))[:, keep].reshape(-1, logits.size(-1))
+        expected = out.loss + 1.5 * authors_divergence(logits.reshape(-1, logits.size(-1)), 3)
+        assert torch.allclose(loss, expected, rtol=1e-5), (positions, loss.item(), expected.item())
+    # The two settings differ on a padded batch: the padding and [CLS]/[SEP] positions count under "all".
+    assert int(keep.sum()) < keep.numel()
+
+
+def test_qa_alpha_two_here_is_the_authors_alpha_one(tmp_path_factory, tmp_path):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding
+
+    from fairseq_intradistill.hf.tiny import make_tiny_model
+
+    folder = make_tiny_model(tmp_path_factory.mktemp("qa") / "model", "bert", "question-answering", WORDS)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    enc = tokenizer(["what sat"] * 4, ["the cat sat on the mat", "a dog ran", "the red cat", "big mat"])
+    data = datasets.Dataset.from_dict({**enc, "start_positions": [4, 4, 5, 4], "end_positions": [5, 4, 6, 5]})
+    collator = DataCollatorWithPadding(tokenizer)
+    batch = collator([data[i] for i in range(4)])
+    trainer = intra_trainer(folder, AutoModelForQuestionAnswering, data, collator, tmp_path, alpha=2.0)
+    model = trainer.model.train()
+    torch.manual_seed(4)
+    loss = trainer.compute_loss(model, dict(batch))
+    torch.manual_seed(4)
+    out = model(**{name: value.repeat(3, *([1] * (value.dim() - 1))) for name, value in batch.items()})
+    # run_squad.py: the start and end distributions side by side, their divergences added, alpha 1.
+    both = torch.cat([out.start_logits.reshape(3, 4, -1), out.end_logits.reshape(3, 4, -1)], dim=1)
+    expected = out.loss + 1.0 * authors_divergence(both.reshape(12 * 2, -1), 3)
+    assert torch.allclose(loss, expected, rtol=1e-5), (loss.item(), expected.item())

@@ -90,6 +90,7 @@ def xtreme_intra_arguments(args: argparse.Namespace):
         alpha_p=args.alpha_p,
         alpha_q=args.alpha_q,
         divergence_reduction=args.divergence_reduction,
+        token_positions=getattr(args, "token_positions", "labelled"),
     )
 
 

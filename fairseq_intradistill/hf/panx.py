@@ -167,6 +167,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--eval-steps", type=int, default=100, help="English dev F1 every N updates picks the model")
     add_xtreme_intra_arguments(parser)
+    parser.add_argument(
+        "--token-positions",
+        default="labelled",
+        choices=["labelled", "all"],
+        help="positions the divergence compares: labelled (first sub-words) or all, padding and -100 included, "
+        "as the authors' run_tag.py (with --pad-to-max-length too to match it exactly)",
+    )
+    parser.add_argument(
+        "--pad-to-max-length",
+        action="store_true",
+        help="pad every batch to --max-length, as the authors' features are (default: to the longest sentence)",
+    )
     args = parser.parse_args(argv)
     if args.accumulation is None:
         args.accumulation = authors_accumulation(args.model)
@@ -242,7 +254,11 @@ def main(argv=None) -> Dict:
         args=training_args,
         train_dataset=train,
         eval_dataset=dev,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
+        data_collator=DataCollatorForTokenClassification(
+            tokenizer,
+            padding="max_length" if args.pad_to_max_length else True,
+            max_length=args.max_length if args.pad_to_max_length else None,
+        ),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
     )

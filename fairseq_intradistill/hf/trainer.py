@@ -88,6 +88,7 @@ class IntraDistillationMixin:
             divergence=cfg.divergence,
             num_labels=getattr(config, "num_labels", None),
             causal_lm=unwrapped._get_name() in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values(),
+            token_positions=cfg.token_positions,
         )
         alpha = self.intra_distillation_alpha()
         term = divergence.total * self._intra_scale(divergence.rows, num_items_in_batch, divergence.kind)
