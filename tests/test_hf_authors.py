@@ -152,9 +152,10 @@ def test_xtreme_scripts_pass_module_options_through(script, tmp_path):
     assert args[args.index("--seed") + 1] == "1" and args.count("--seed") == 1
 
 
-def test_scripts_refuse_options_the_seed_loop_sets(glue):
+@pytest.mark.parametrize("flag", ["--seed", "--output-dir", "--output_dir"])
+def test_scripts_refuse_options_the_seed_loop_sets(flag):
     proc = run(
-        ["bash", REPO / "scripts" / "xtreme" / "panx.sh", "--method", "intra", "--seed", "3"],
+        ["bash", REPO / "scripts" / "xtreme" / "panx.sh", "--method", "intra", flag, "3"],
         cwd=REPO,
         env=OFFLINE,
         check=False,
@@ -399,19 +400,31 @@ def test_one_process_and_two_processes_give_the_same_update(reduction, tmp_path)
 
 
 # -- 10: the package boundary ----------------------------------------------------------------
-@pytest.mark.parametrize("module", ["glue", "panx", "tydiqa"])
-def test_recipe_help_loads_neither_torch_nor_transformers(module):
+def test_importing_the_recipes_loads_neither_torch_nor_transformers():
     code = (
         "import sys\n"
-        f"from fairseq_intradistill.hf import {module}\n"
-        "try:\n"
-        f"    {module}.parse_args(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "from fairseq_intradistill.hf import glue, panx, tydiqa\n"
         "print('LOADED', [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules])\n"
     )
     proc = run([sys.executable, "-c", code], cwd=REPO, env=OFFLINE)
     assert "LOADED []" in proc.stdout
+
+
+@pytest.mark.parametrize("module", ["glue", "panx", "tydiqa"])
+def test_recipe_help_lists_every_option_behind_a_broken_torchaudio(module, tmp_path):
+    """--help builds the HfArgumentParser, so it loads Transformers: after hiding a torchaudio that cannot load."""
+    (tmp_path / "torchaudio").mkdir()
+    (tmp_path / "torchaudio" / "__init__.py").write_text(
+        "raise OSError('libtorchaudio.so: cannot open shared object')\n"
+    )
+    proc = run(
+        [sys.executable, "-m", f"fairseq_intradistill.hf.{module}", "--help"],
+        cwd=REPO,
+        env={**OFFLINE, "PYTHONPATH": f"{tmp_path}:{REPO}"},
+    )
+    # The recipe's flags, IntraDistillationArguments' and TrainingArguments'.
+    for flag in ("--lr", "--max-steps", "--num-passes", "--divergence-reduction", "--weight_decay", "--logging_steps"):
+        assert flag in proc.stdout, flag
 
 
 def test_broken_torchaudio_is_hidden_before_transformers_loads(tmp_path):
@@ -428,6 +441,81 @@ def test_broken_torchaudio_is_hidden_before_transformers_loads(tmp_path):
     )
     proc = run([sys.executable, "-c", code], cwd=REPO, env={**OFFLINE, "PYTHONPATH": f"{tmp_path}:{REPO}"})
     assert "TORCHAUDIO None" in proc.stdout
+
+
+# -- 9: HfArgumentParser over the recipe's dataclass, IntraDistillationArguments and TrainingArguments ----
+def test_glue_script_reaches_trainer_and_intra_distillation_options(glue):
+    """Options that only TrainingArguments and IntraDistillationArguments have, through scripts/glue/run.sh."""
+    out = glue / "hf-options"
+    run(
+        ["bash", REPO / "scripts" / "glue" / "run.sh", "--task", "rte", "--method", "intra"]
+        + ["--model", glue / "model", "--data-dir", glue / "rte", "--out", out, "--max-steps", "1"]
+        + ["--batch-size", "8", "--weight_decay", "0.01", "--warmup_steps", "0.25", "--adam-epsilon", "1e-6"]
+        + ["--alpha_max_steps", "7", "--divergence", "js"],
+        cwd=REPO,
+        env=OFFLINE,
+    )
+    run_dir = out / "rte" / "intra" / "seed1"
+    args = trainer_arguments(run_dir)
+    assert (args.weight_decay, args.warmup_steps, args.adam_epsilon) == (0.01, 0.25, 1e-6)
+    # The recipe's own flags and settings still set theirs.
+    assert args.learning_rate == pytest.approx(2e-4) and args.max_grad_norm == 0
+    assert (args.seed, args.max_steps, args.output_dir) == (1, 1, str(run_dir / "checkpoints"))
+    # The authors' Adamax gets the decay, as run_glue_no_trainer.py: not on biases and LayerNorm weights.
+    (saved,) = run_dir.glob("checkpoints/checkpoint-*/optimizer.pt")
+    groups = torch.load(saved, weights_only=False)["param_groups"]
+    assert sorted(g["weight_decay"] for g in groups) == [0.0, 0.01] and all(g["eps"] == 1e-6 for g in groups)
+    intra = json.loads((run_dir / "results.json").read_text())["intra_distillation"]
+    assert (intra["alpha_max_steps"], intra["divergence"]) == (7, "js")
+
+
+RECIPES = {"glue": ["--task", "rte"], "panx": [], "tydiqa": []}
+
+
+@pytest.mark.parametrize("module", sorted(RECIPES))
+def test_recipes_parse_intra_distillation_and_trainer_options(module):
+    import importlib
+
+    from fairseq_intradistill.hf import IntraDistillationArguments
+
+    recipe = importlib.import_module(f"fairseq_intradistill.hf.{module}")
+    args = recipe.parse_args(
+        RECIPES[module]
+        + ["--method", "intra", "--output-dir", "x", "--alpha_max_steps", "7", "--divergence", "sym_kl"]
+        + ["--adaptive-alpha", "false", "--num_passes", "2", "--logging_steps", "3", "--lr_scheduler_type", "constant"]
+    )
+    assert isinstance(args.intra, IntraDistillationArguments)
+    intra = args.intra
+    assert (intra.alpha_max_steps, intra.divergence, intra.adaptive_alpha, intra.num_passes) == (7, "sym_kl", False, 2)
+    assert args.training["logging_steps"] == 3 and args.training["lr_scheduler_type"] == "constant"
+    # The baseline has none, and the recipe's intra-distillation defaults stay (the authors' K = 3, adaptive alpha).
+    baseline = recipe.parse_args(RECIPES[module] + ["--method", "baseline", "--output-dir", "x"])
+    assert baseline.intra is None
+    assert recipe.parse_args(RECIPES[module] + ["--method", "intra", "--output-dir", "x"]).intra.adaptive_alpha
+
+
+@pytest.mark.parametrize(
+    "module, flags, recipe_flag",
+    [
+        ("glue", ["--learning_rate", "1e-3"], "--lr"),
+        ("glue", ["--num-train-epochs", "3"], "--epochs"),
+        ("glue", ["--per_device_train_batch_size", "4"], "--batch-size"),
+        ("glue", ["--fp16"], "--precision fp16"),
+        ("glue", ["--optim", "sgd"], "Adamax"),
+        ("panx", ["--gradient_accumulation_steps", "2"], "--accumulation"),
+        ("panx", ["--save_steps", "10"], "--eval-steps"),
+        ("tydiqa", ["--per_device_eval_batch_size", "4"], "--eval-batch-size"),
+    ],
+)
+def test_recipes_refuse_trainer_flags_that_their_own_flags_set(module, flags, recipe_flag, capsys):
+    import importlib
+
+    recipe = importlib.import_module(f"fairseq_intradistill.hf.{module}")
+    with pytest.raises(SystemExit) as stopped:
+        recipe.parse_args(RECIPES[module] + ["--method", "intra", "--output-dir", "x"] + flags)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flags[0].replace('-', '_').replace('__', '--', 1)}" in error and recipe_flag in error
 
 
 # -- 12: the remaining differences, and the settings that match the authors exactly -------------

@@ -12,27 +12,33 @@ end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
-    add_run_arguments,
-    add_xtreme_intra_arguments,
+    PRECISIONS,
+    SET_BY_RECIPE_FLAGS,
+    XTREME_INTRA_DEFAULTS,
     batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
-    last_checkpoint,
+    make_intra_arguments,
     make_trainer,
+    make_training_arguments,
+    parse_recipe,
     per_device_batch,
+    recipe_parser,
+    resume_checkpoint,
     run_summary,
-    xtreme_intra_arguments,
+    set_by_flag,
+    trainer_epilog,
 )
 
 # The label order of the XTREME PAN-X configurations on the Hub (ClassLabel names).
@@ -138,66 +144,117 @@ def ner_metrics(predictions: np.ndarray, label_ids: np.ndarray) -> Dict[str, flo
     }
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m fairseq_intradistill.hf.panx",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+@dataclass
+class PanxArguments:
+    """The PAN-X recipe's own options (HfArgumentParser makes --data-dir/--data_dir, ...)."""
+
+    method: str = field(metadata={"choices": ["baseline", "intra"]})
+    output_dir: Path = field(metadata={"help": "the run's folder: results.json, best/, checkpoints/"})
+    model: str = field(default="xlm-roberta-large", metadata={"help": "model name on the Hub or a local model folder"})
+    data_dir: Optional[Path] = field(
+        default=None,
+        metadata={
+            "help": "local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme"
+        },
     )
-    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
-    parser.add_argument("--model", default="xlm-roberta-large", help="model name on the Hub or a local model folder")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="local data, DATA_DIR/<lang>/{train,validation,test}.jsonl; default: the Hub's google/xtreme",
-    )
-    parser.add_argument(
-        "--langs",
+    langs: str = field(
         default=",".join(LANGUAGES),
-        help="comma-separated test languages (default: the 40 of the authors' 48 that google/xtreme has; "
-        f"{','.join(XTREME_R_ONLY)} need --data-dir)",
+        metadata={
+            "help": "comma-separated test languages (default: the 40 of the authors' 48 that google/xtreme has; "
+            f"{','.join(XTREME_R_ONLY)} need --data-dir); a list after parse_args"
+        },
     )
-    add_run_arguments(parser, epochs=10, batch_size_help="examples per update, over processes and accumulation")
-    parser.add_argument(
-        "--accumulation",
-        type=int,
-        help="gradient accumulation steps (default as train_panx.sh: 16 for xlm-roberta-large, 4 otherwise)",
+    seed: int = field(default=1, metadata={"help": "the seed (TrainingArguments.seed)"})
+    epochs: float = 10.0
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many updates (-1: the epochs)"})
+    batch_size: int = field(default=32, metadata={"help": "examples per update, over processes and accumulation"})
+    accumulation: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "gradient accumulation steps (default as train_panx.sh: 16 for xlm-roberta-large, 4 otherwise)"
+        },
     )
-    parser.add_argument("--lr", type=float, default=2e-5)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--eval-steps", type=int, default=100, help="English dev F1 every N updates picks the model")
-    add_xtreme_intra_arguments(parser)
-    parser.add_argument(
-        "--token-positions",
-        default="labelled",
-        choices=["labelled", "all"],
-        help="positions the divergence compares: labelled (first sub-words) or all, padding and -100 included, "
-        "as the authors' run_tag.py (with --pad-to-max-length too to match it exactly)",
+    lr: float = field(default=2e-5, metadata={"help": "the learning rate (TrainingArguments.learning_rate)"})
+    max_length: int = 128
+    eval_steps: int = field(
+        default=100,
+        metadata={"help": "English dev F1 every N updates picks the model (also the checkpoints' interval)"},
     )
-    parser.add_argument(
-        "--pad-to-max-length",
-        action="store_true",
-        help="pad every batch to --max-length, as the authors' features are (default: to the longest sentence)",
+    pad_to_max_length: bool = field(
+        default=False,
+        metadata={
+            "help": "pad every batch to --max-length, as the authors' features are (default: to the longest sentence)"
+        },
     )
-    args = parser.parse_args(argv)
+    precision: str = field(default="fp32", metadata={"choices": PRECISIONS})
+    eval_batch_size: int = 32
+    # Set by parse_args: IntraDistillationArguments (None for the baseline), the TrainingArguments values.
+    intra: Any = field(default=None, init=False)
+    training: Dict[str, Any] = field(default_factory=dict, init=False)
+
+
+PANX_SET_BY = {
+    **{name: set_by_flag(flag) for name, flag in SET_BY_RECIPE_FLAGS.items()},
+    "gradient_accumulation_steps": set_by_flag("--accumulation"),
+    "save_steps": set_by_flag("--eval-steps"),
+}
+# run_tag.py's settings and the model selection of train_panx.sh (logging_steps: min(50, --eval-steps)).
+PANX_TRAINER_DEFAULTS = {
+    "weight_decay": 0.0,
+    "warmup_steps": 0,
+    "max_grad_norm": 1.0,
+    "eval_strategy": "steps",
+    "save_strategy": "steps",
+    "save_total_limit": 1,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "f1",
+    "greater_is_better": True,
+    "logging_steps": None,
+    "disable_tqdm": True,
+}
+PANX_EPILOG = (
+    "Intra-distillation defaults: --num_passes 3, --alpha 1, --adaptive_alpha on, --alpha_p 2, --alpha_q 5, "
+    "--divergence_reduction sum; --token_positions all with --pad-to-max-length compares every position, "
+    "as the authors' run_tag.py."
+)
+
+
+def parse_args(argv=None) -> PanxArguments:
+    """The recipe's options, with ``intra`` and ``training`` (the TrainingArguments values) set."""
+    parser = recipe_parser(
+        PanxArguments,
+        prog="python -m fairseq_intradistill.hf.panx",
+        usage="--method {baseline,intra} --output-dir DIR",
+        description=__doc__,
+        epilog=textwrap.fill(PANX_EPILOG, width=100)
+        + "\n\n"
+        + trainer_epilog(PANX_SET_BY, "--output-dir, --seed, --max-steps and --eval-steps"),
+        set_by=PANX_SET_BY,
+        defaults={
+            **PANX_TRAINER_DEFAULTS,
+            "report_to": ["tensorboard"] if has_tensorboard() else "none",
+            **XTREME_INTRA_DEFAULTS,
+        },
+    )
+    args, intra, training = parse_recipe(parser, argv)
     if args.accumulation is None:
         args.accumulation = authors_accumulation(args.model)
-    check_at_least_one(
-        parser, args, ("batch_size", "accumulation", "max_length", "eval_steps", "num_passes", "eval_batch_size")
-    )
+    check_at_least_one(parser, args, ("batch_size", "accumulation", "max_length", "eval_steps", "eval_batch_size"))
     if not args.lr > 0 or not args.epochs > 0:
         parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
     check_max_steps(parser, args)
     args.langs = [lang for lang in args.langs.split(",") if lang]
     if not args.langs:
         parser.error("--langs must name at least one language")
+    args.intra = make_intra_arguments(parser, intra, args.method)
+    if training["logging_steps"] is None:
+        training["logging_steps"] = min(50, args.eval_steps)
+    args.training = training
     return args
 
 
 def main(argv=None) -> Dict:
-    args = parse_args(argv)
-    hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
-    import torch
+    args = parse_args(argv)  # hides a broken torchaudio before Transformers loads: see _torchaudio.py
     from transformers import (
         AutoModelForTokenClassification,
         AutoTokenizer,
@@ -222,32 +279,12 @@ def main(argv=None) -> Dict:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         return ner_metrics(np.asarray(logits), np.asarray(prediction.label_ids))
 
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir / "checkpoints"),
+    training_args = make_training_arguments(
+        TrainingArguments,
+        args,
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
         gradient_accumulation_steps=args.accumulation,
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        weight_decay=0.0,
-        warmup_steps=0,
-        max_grad_norm=1.0,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        eval_strategy="steps",
-        eval_steps=args.eval_steps,
-        save_strategy="steps",
         save_steps=args.eval_steps,
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="f1",
-        greater_is_better=True,
-        logging_steps=min(50, args.eval_steps),
-        report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16",
-        bf16=args.precision == "bf16",
-        use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True,
     )
     common = dict(
         model=model,
@@ -262,9 +299,9 @@ def main(argv=None) -> Dict:
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
     )
-    intra = xtreme_intra_arguments(args) if args.method == "intra" else None
+    intra = args.intra
     trainer = make_trainer(intra, **common)
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(args))
 
     if trainer.is_world_process_zero():
         # Saved before the evaluation, so that a language that fails cannot cost the trained model.

@@ -13,30 +13,36 @@ ends; F1 and exact match with SQuAD v1.1's normalisation.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import re
 import string
 import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 from fairseq_intradistill.hf.common import (
-    add_run_arguments,
-    add_xtreme_intra_arguments,
+    PRECISIONS,
+    SET_BY_RECIPE_FLAGS,
+    XTREME_INTRA_DEFAULTS,
     batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
-    last_checkpoint,
+    make_intra_arguments,
     make_trainer,
+    make_training_arguments,
+    parse_recipe,
     per_device_batch,
+    recipe_parser,
+    resume_checkpoint,
     run_summary,
-    xtreme_intra_arguments,
+    set_by_flag,
+    trainer_epilog,
 )
 
 # language code -> the prefix of the example ids in the Hub's google/xtreme "tydiqa" validation split
@@ -252,38 +258,81 @@ def qa_metrics(examples, predictions: Dict[str, str]) -> Dict[str, float]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+@dataclass
+class TydiqaArguments:
+    """The TyDiQA recipe's own options (HfArgumentParser makes --data-dir/--data_dir, ...)."""
+
+    method: str = field(metadata={"choices": ["baseline", "intra"]})
+    output_dir: Path = field(
+        metadata={"help": "the run's folder: results.json, predictions.json, final/, checkpoints/"}
+    )
+    model: str = field(default="xlm-roberta-base", metadata={"help": "model name on the Hub or a local model folder"})
+    data_dir: Optional[Path] = field(
+        default=None,
+        metadata={"help": "local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme"},
+    )
+    langs: str = field(
+        default=",".join(LANGUAGES),
+        metadata={"help": "comma-separated dev languages (default: all nine); a list after parse_args"},
+    )
+    seed: int = field(default=1, metadata={"help": "the seed (TrainingArguments.seed)"})
+    epochs: float = 15.0
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many updates (-1: the epochs)"})
+    batch_size: int = field(default=32, metadata={"help": "examples per update, over processes and accumulation"})
+    accumulation: int = field(default=4, metadata={"help": "gradient accumulation steps"})
+    lr: float = field(default=3e-5, metadata={"help": "the learning rate (TrainingArguments.learning_rate)"})
+    warmup_steps: int = field(default=500, metadata={"help": "TrainingArguments.warmup_steps"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "TrainingArguments.weight_decay"})
+    max_length: int = 384
+    doc_stride: int = field(default=128, metadata={"help": "tokens between the starts of consecutive context windows"})
+    max_query_length: int = field(default=64, metadata={"help": "questions are cut after this many tokens"})
+    precision: str = field(default="fp32", metadata={"choices": PRECISIONS})
+    eval_batch_size: int = 32
+    # Set by parse_args: IntraDistillationArguments (None for the baseline), the TrainingArguments values.
+    intra: Any = field(default=None, init=False)
+    training: Dict[str, Any] = field(default_factory=dict, init=False)
+
+
+TYDIQA_SET_BY = {
+    **{name: set_by_flag(flag) for name, flag in SET_BY_RECIPE_FLAGS.items()},
+    "gradient_accumulation_steps": set_by_flag("--accumulation"),
+}
+# run_squad.py's settings and train_qa.sh's final model (logging_steps: 50, or 1 with --max-steps).
+TYDIQA_TRAINER_DEFAULTS = {
+    "max_grad_norm": 1.0,
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "logging_steps": None,
+    "disable_tqdm": True,
+}
+TYDIQA_EPILOG = (
+    "Intra-distillation defaults: --num_passes 3, --alpha 1 (not published for TyDiQA: set it; the authors' "
+    "--alpha A is --alpha 2A here), --adaptive_alpha on, --alpha_p 2, --alpha_q 5, --divergence_reduction sum."
+)
+
+
+def parse_args(argv=None) -> TydiqaArguments:
+    """The recipe's options, with ``intra`` and ``training`` (the TrainingArguments values) set."""
+    parser = recipe_parser(
+        TydiqaArguments,
         prog="python -m fairseq_intradistill.hf.tydiqa",
+        usage="--method {baseline,intra} --output-dir DIR",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.fill(TYDIQA_EPILOG, width=100)
+        + "\n\n"
+        + trainer_epilog(TYDIQA_SET_BY, "--output-dir, --seed, --max-steps, --warmup-steps and --weight-decay"),
+        set_by=TYDIQA_SET_BY,
+        defaults={
+            **TYDIQA_TRAINER_DEFAULTS,
+            "report_to": ["tensorboard"] if has_tensorboard() else "none",
+            **XTREME_INTRA_DEFAULTS,
+        },
     )
-    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
-    parser.add_argument("--model", default="xlm-roberta-base", help="model name on the Hub or a local model folder")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme",
-    )
-    parser.add_argument(
-        "--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)"
-    )
-    add_run_arguments(parser, epochs=15, batch_size_help="examples per update, over processes and accumulation")
-    parser.add_argument("--accumulation", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-5)
-    parser.add_argument("--warmup-steps", type=int, default=500)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--max-length", type=int, default=384)
-    parser.add_argument(
-        "--doc-stride", type=int, default=128, help="tokens between the starts of consecutive context windows"
-    )
-    parser.add_argument("--max-query-length", type=int, default=64, help="questions are cut after this many tokens")
-    add_xtreme_intra_arguments(parser, alpha_help="not published for TyDiQA: set it")
-    args = parser.parse_args(argv)
+    args, intra, training = parse_recipe(parser, argv)
     check_at_least_one(
         parser,
         args,
-        ("batch_size", "accumulation", "max_length", "doc_stride", "max_query_length", "num_passes", "eval_batch_size"),
+        ("batch_size", "accumulation", "max_length", "doc_stride", "max_query_length", "eval_batch_size"),
     )
     for name in ("doc_stride", "max_query_length"):
         if getattr(args, name) >= args.max_length:
@@ -296,13 +345,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [lang for lang in args.langs if lang not in LANGUAGES]
     if unknown or not args.langs:
         parser.error(f"--langs must be among {','.join(LANGUAGES)}, got {','.join(args.langs) or 'none'}")
+    args.intra = make_intra_arguments(parser, intra, args.method)
+    if training["logging_steps"] is None:
+        training["logging_steps"] = 50 if args.max_steps < 0 else 1
+    args.training = training
     return args
 
 
 def main(argv=None) -> Dict:
-    args = parse_args(argv)
-    hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
-    import torch
+    args = parse_args(argv)  # hides a broken torchaudio before Transformers loads: see _torchaudio.py
     from transformers import (
         AutoModelForQuestionAnswering,
         AutoTokenizer,
@@ -316,26 +367,11 @@ def main(argv=None) -> Dict:
     )
     model = AutoModelForQuestionAnswering.from_pretrained(args.model)
     batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir / "checkpoints"),
+    training_args = make_training_arguments(
+        TrainingArguments,
+        args,
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
         gradient_accumulation_steps=args.accumulation,
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_steps,
-        max_grad_norm=1.0,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_steps=50 if args.max_steps < 0 else 1,
-        report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16",
-        bf16=args.precision == "bf16",
-        use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True,
     )
     common = dict(
         model=model,
@@ -344,9 +380,9 @@ def main(argv=None) -> Dict:
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
     )
-    intra = xtreme_intra_arguments(args) if args.method == "intra" else None
+    intra = args.intra
     trainer = make_trainer(intra, **common)
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(args))
 
     per_language, predictions_by_language = {}, {}
     for lang in args.langs:

@@ -19,7 +19,8 @@ hf_parse_args() {
       *)
         if [[ "$1" == --task && -n "${hf_task_flag:-}" ]]; then
           task="${2:?--task needs a value}"; shift 2
-        elif [[ "$1" == --output-dir || "$1" == --output-dir=* || "$1" == --seed || "$1" == --seed=* ]]; then
+        elif [[ "$1" == --output-dir || "$1" == --output-dir=* || "$1" == --output_dir || "$1" == --output_dir=* \
+                || "$1" == --seed || "$1" == --seed=* ]]; then
           # The seed loop sets these per run; a second value would silently win over it.
           echo "error: $1 is set per run by the script: use --out DIR and --seeds \"S ...\"" >&2; exit 2
         else

@@ -20,7 +20,9 @@ Usage: scripts/glue/run.sh --task TASK --method {baseline,intra} [options]
   --alpha A --alpha-p P --alpha-q Q   override the per-task intra-distillation settings
   -h, --help         this text
 
-Any other option (--lr, --num-passes, --divergence-reduction, ...) goes unchanged to the module:
+Any other option goes unchanged to the module: its own (--lr, --max-length, ...), those of
+IntraDistillationArguments (--num-passes, --divergence-reduction, ...) and of Transformers'
+TrainingArguments (--weight_decay, --logging_steps, ...), but those the module's flags set.
 python -m fairseq_intradistill.hf.glue --help lists them all.
 
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint.

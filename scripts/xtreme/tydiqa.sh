@@ -19,7 +19,9 @@ Usage: scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
   --alpha A (1: not published, set it)  --alpha-p P (2)  --alpha-q Q (5)  --precision {fp32,fp16,bf16} (fp32)
   -h, --help         this text
 
-Any other option (--lr, --num-passes, --divergence-reduction, ...) goes unchanged to the module:
+Any other option goes unchanged to the module: its own (--lr, --max-length, ...), those of
+IntraDistillationArguments (--num-passes, --divergence-reduction, ...) and of Transformers'
+TrainingArguments (--weight_decay, --logging_steps, ...), but those the module's flags set.
 python -m fairseq_intradistill.hf.tydiqa --help lists them all.
 
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint (saved every epoch).
