@@ -425,3 +425,72 @@ def test_the_hf_package_does_not_import_fairseq_and_fairseq_modules_do_not_impor
     for path in package.rglob("*.py"):
         if not {"hf", "analysis"} & set(path.relative_to(package).parts):
             assert not any(importing.search(line) for line in path.read_text().split("\n")), path
+
+
+def test_trainer_internals_the_mixin_mirrors(models, tmp_path, monkeypatch):
+    """IntraDistillationMixin._intra_scale copies how Trainer scales the task loss; this fails when that changes.
+
+    Checked on the installed transformers: (1) with a model whose forward takes **kwargs, Trainer
+    counts num_items_in_batch and leaves the loss undivided by the accumulation steps; with
+    accepts_loss_kwargs = False it passes no count and divides; (2) compute_loss multiplies the
+    loss by the processes when given a count (average_tokens_across_devices); (3) the attributes
+    the mixin reads exist.
+    """
+    import transformers
+
+    where = f"transformers {transformers.__version__}: Trainer internals changed; revisit IntraDistillationMixin"
+    seen = []
+
+    class Recording(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            seen.append(("compute_loss", num_items_in_batch, loss.detach().clone()))
+            return loss
+
+    for accepts in (True, False):
+        seen.clear()
+        trainer = make_trainer(
+            "classification",
+            models["classification"],
+            tmp_path / str(accepts),
+            trainer_cls=Recording,
+            max_steps=1,
+            gradient_accumulation_steps=2,
+            per_device_train_batch_size=2,
+        )
+        if not accepts:
+            trainer.model.accepts_loss_kwargs = False
+            trainer = Recording(
+                model=trainer.model,
+                args=trainer.args,
+                train_dataset=trainer.train_dataset,
+                data_collator=trainer.data_collator,
+            )
+        assert hasattr(trainer, "model_accepts_loss_kwargs") and hasattr(trainer, "compute_loss_func"), where
+        assert hasattr(trainer, "get_tp_size") and hasattr(Trainer, "loss_is_scaled_for_ga"), where
+
+        def record_backward(loss, _backward=trainer.accelerator.backward, **kwargs):
+            seen.append(("backward", None, loss.detach().clone()))
+            return _backward(loss, **kwargs)
+
+        monkeypatch.setattr(trainer.accelerator, "backward", record_backward)
+        trainer.train()
+        assert trainer.model_accepts_loss_kwargs is accepts, where
+        assert trainer.current_gradient_accumulation_steps == 2, where
+        pairs = list(zip(seen[0::2], seen[1::2]))
+        assert len(pairs) == 2 and all(c[0] == "compute_loss" and b[0] == "backward" for c, b in pairs), where
+        for (_, items, computed), (_, _, backed) in pairs:
+            if accepts:  # counted, and taken as already normalised over the update: not divided
+                assert items is not None and torch.allclose(backed, computed), where
+            else:  # no count: a per-batch mean, divided by the accumulation steps
+                assert items is None and torch.allclose(backed, computed / 2), where
+
+    # (2) the processes' factor: the same batch and count on "2 processes" gives twice the loss.
+    trainer = make_trainer("classification", models["classification"], tmp_path / "scale", trainer_cls=Trainer)
+    model = trainer.model.eval()  # no dropout: the two calls see the same outputs
+    batch = first_batch(trainer)
+    items = torch.tensor(len(batch["labels"]))
+    one = trainer.compute_loss(model, dict(batch), num_items_in_batch=items)
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: 2))
+    two = trainer.compute_loss(model, dict(batch), num_items_in_batch=items)
+    assert torch.allclose(two, 2 * one), where

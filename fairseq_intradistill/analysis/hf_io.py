@@ -84,7 +84,10 @@ def load(
     progress: bool = True,
 ) -> Tuple[torch.nn.Module, Dict[str, Any], Any]:
     """(model, {subset: tokenised dataset}, collator) for a GLUE sequence classifier folder."""
-    glue = _glue()  # first: it hides a broken torchaudio from Transformers
+    glue = _glue()
+    from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+
+    hide_broken_torchaudio()  # before transformers is imported: see hf/_torchaudio.py
     import datasets
     import transformers
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding

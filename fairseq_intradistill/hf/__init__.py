@@ -12,16 +12,20 @@ Five lines in one's own script::
 adds it to any ``Trainer`` subclass.  Docs: docs/transformers.md.
 """
 
-from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+from __future__ import annotations
 
-hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
+import importlib
+from typing import Any, List
 
-from fairseq_intradistill.hf.config import IntraDistillationArguments  # noqa: E402
-from fairseq_intradistill.hf.trainer import (  # noqa: E402
-    IntraDistillationMixin,
-    IntraDistillationSeq2SeqTrainer,
-    IntraDistillationTrainer,
-)
+# Imported on first use (PEP 562), so that ``python -m fairseq_intradistill.hf.glue --help`` and
+# the other submodules load neither torch nor Transformers until they need them; each module that
+# imports Transformers first runs hide_broken_torchaudio() (see _torchaudio.py).
+_LAZY = {
+    "IntraDistillationArguments": "fairseq_intradistill.hf.config",
+    "IntraDistillationMixin": "fairseq_intradistill.hf.trainer",
+    "IntraDistillationTrainer": "fairseq_intradistill.hf.trainer",
+    "IntraDistillationSeq2SeqTrainer": "fairseq_intradistill.hf.trainer",
+}
 
 __all__ = [
     "IntraDistillationArguments",
@@ -29,3 +33,15 @@ __all__ = [
     "IntraDistillationTrainer",
     "IntraDistillationSeq2SeqTrainer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -4,7 +4,7 @@ The fields mirror the fairseq criterion's options (``--num-passes``, ``--alpha``
 Transformers' spelling, so that ``HfArgumentParser((TrainingArguments,
 IntraDistillationArguments))`` gives a training script the flags ``--num_passes``,
 ``--alpha``, ``--adaptive_alpha``, ``--alpha_p``, ``--alpha_q``, ``--alpha_max_steps``,
-``--divergence`` and ``--divergence_reduction``.
+``--divergence``, ``--divergence_reduction`` and ``--token_positions``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from fairseq_intradistill.divergence import KINDS
 
 REDUCTIONS = ("mean", "sum")
+# Which positions of a token-classification batch the divergence compares (hf/loss.py).
+TOKEN_POSITIONS = ("labelled", "all")
 
 
 @dataclass
@@ -60,6 +62,16 @@ class IntraDistillationArguments:
         },
     )
 
+    token_positions: str = field(
+        default="labelled",
+        metadata={
+            "help": "token classification: labelled compares the positions whose label is not -100; all compares "
+            "every position, padding and -100 included, as the authors' NER script (pad to the maximum length too "
+            "to match it exactly)",
+            "choices": list(TOKEN_POSITIONS),
+        },
+    )
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -74,6 +86,10 @@ class IntraDistillationArguments:
         if self.divergence_reduction not in REDUCTIONS:
             raise ValueError(
                 f"--divergence_reduction must be one of {', '.join(REDUCTIONS)}, got {self.divergence_reduction!r}"
+            )
+        if self.token_positions not in TOKEN_POSITIONS:
+            raise ValueError(
+                f"--token_positions must be one of {', '.join(TOKEN_POSITIONS)}, got {self.token_positions!r}"
             )
         if self.alpha_max_steps < 0:
             raise ValueError(

@@ -2,34 +2,40 @@
 
 Settings from the authors' ``Natural_Language_Understanding/`` (run.sh and
 run_glue_no_trainer.py): bert-base-uncased, max length 128, batch 32, Adamax, lr 2e-4 with a
-linear decay and no warm-up, no weight decay, 20 epochs, K = 3, validation after every epoch
+linear decay and no warm-up, no weight decay, no gradient clipping, 20 epochs, K = 3, validation after every epoch
 and the best epoch kept by the task's metric.  ``bash scripts/glue/run.sh --help`` is the
 front end; docs/transformers.md lists what comes from where.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+import numpy as np
+
 from fairseq_intradistill.hf.common import (
-    add_run_arguments,
+    PRECISIONS,
+    SET_BY_RECIPE_FLAGS,
+    batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
-    last_checkpoint,
+    make_intra_arguments,
     make_trainer,
+    make_training_arguments,
+    parse_recipe,
     per_device_batch,
+    recipe_parser,
+    resume_checkpoint,
     run_summary,
+    set_by_flag,
+    trainer_epilog,
 )
-
-hide_broken_torchaudio()
-
-import numpy as np  # noqa: E402
 
 # task: (first text column, second text column or None, number of labels (1: regression), metric of best epoch)
 TASKS: Dict[str, Tuple[str, Optional[str], int, str]] = {
@@ -126,51 +132,125 @@ def encode_split(dataset, task: str, tokenizer, max_length: int):
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+@dataclass
+class GlueArguments:
+    """The GLUE recipe's own options (HfArgumentParser makes --task, --data-dir/--data_dir, ...)."""
+
+    task: str = field(metadata={"choices": sorted(TASKS), "help": "the GLUE task"})
+    method: str = field(metadata={"choices": ["baseline", "intra"]})
+    output_dir: Path = field(metadata={"help": "the run's folder: results.json, best/, checkpoints/"})
+    model: str = field(default="bert-base-uncased", metadata={"help": "model name on the Hub or a local model folder"})
+    data_dir: Optional[Path] = field(
+        default=None,
+        metadata={
+            "help": "local data: a DatasetDict.save_to_disk folder, or train/validation (MNLI: "
+            "validation_matched/_mismatched) .jsonl/.json/.csv/.tsv/.parquet files with GLUE's columns; "
+            "default: the Hub's nyu-mll/glue"
+        },
+    )
+    seed: int = field(default=1, metadata={"help": "the seed (TrainingArguments.seed)"})
+    epochs: float = 20.0
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many updates (-1: the epochs)"})
+    batch_size: int = field(
+        default=32,
+        metadata={"help": "examples per update, over all processes (and --gradient_accumulation_steps)"},
+    )
+    lr: float = field(default=2e-4, metadata={"help": "the learning rate (TrainingArguments.learning_rate)"})
+    max_length: int = 128
+    precision: str = field(default="fp32", metadata={"choices": PRECISIONS})
+    eval_batch_size: int = 128
+    # Set by parse_args: IntraDistillationArguments (None for the baseline), the TrainingArguments values.
+    intra: Any = field(default=None, init=False)
+    training: Dict[str, Any] = field(default_factory=dict, init=False)
+
+
+# TrainingArguments fields that GLUE's own flags and optimizer set.
+GLUE_SET_BY = {
+    **{name: set_by_flag(flag) for name, flag in SET_BY_RECIPE_FLAGS.items()},
+    "optim": "set by this recipe: the authors' Adamax "
+    "(--weight_decay, --adam_beta1, --adam_beta2 and --adam_epsilon apply to it)",
+}
+# The authors' settings where they differ from TrainingArguments' defaults (logging_steps: 50, or 1
+# with --max-steps; metric_for_best_model: the task's; use_cpu: also when no GPU is found).
+GLUE_TRAINER_DEFAULTS = {
+    # run_glue_no_trainer.py steps the optimizer without clipping; 0 turns off the Trainer's default norm 1.0.
+    "max_grad_norm": 0.0,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": None,
+    "greater_is_better": True,
+    "logging_strategy": "steps",
+    "logging_steps": None,
+    "disable_tqdm": True,
+}
+# None: per task (INTRA_SETTINGS; divergence_reduction: sum, mean for STS-B).
+GLUE_INTRA_DEFAULTS = {
+    "num_passes": 3,
+    "adaptive_alpha": True,
+    "alpha": None,
+    "alpha_p": None,
+    "alpha_q": None,
+    "divergence_reduction": None,
+}
+GLUE_EPILOG = (
+    "Intra-distillation defaults: --adaptive_alpha on; --alpha, --alpha_p, --alpha_q per task "
+    "(QQP 0.5, 6.67, 10; the others 5, 2, 5); --divergence_reduction sum (STS-B: mean, and --divergence is "
+    "always mse for STS-B)."
+)
+
+
+def parse_args(argv=None) -> GlueArguments:
+    """The recipe's options, with ``intra`` and ``training`` (the TrainingArguments values) set."""
+    parser = recipe_parser(
+        GlueArguments,
         prog="python -m fairseq_intradistill.hf.glue",
+        usage="--task TASK --method {baseline,intra} --output-dir DIR",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.fill(GLUE_EPILOG, width=100)
+        + "\n\n"
+        + trainer_epilog(GLUE_SET_BY, "--output-dir, --seed and --max-steps"),
+        set_by=GLUE_SET_BY,
+        defaults={
+            **GLUE_TRAINER_DEFAULTS,
+            "report_to": ["tensorboard"] if has_tensorboard() else "none",
+            **GLUE_INTRA_DEFAULTS,
+        },
     )
-    parser.add_argument("--task", required=True, choices=sorted(TASKS))
-    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
-    parser.add_argument("--model", default="bert-base-uncased", help="model name on the Hub or a local model folder")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="local data: a DatasetDict.save_to_disk folder, or "
-        "train/validation (MNLI: validation_matched/_mismatched) .jsonl/.json/.csv/.tsv/.parquet files "
-        "with GLUE's columns; default: the Hub's nyu-mll/glue",
-    )
-    add_run_arguments(parser, epochs=20, batch_size_help="examples per update, over all processes")
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--num-passes", type=int, default=3)
-    parser.add_argument("--alpha", type=float, help="default: per task (QQP 0.5, others 5)")
-    parser.add_argument("--alpha-p", type=float, help="default: per task (QQP 6.67, others 2)")
-    parser.add_argument("--alpha-q", type=float, help="default: per task (QQP 10, others 5)")
-    parser.add_argument(
-        "--divergence", default="x", choices=["x", "js", "sym_kl"], help="classification tasks; STS-B uses mse"
-    )
-    parser.add_argument(
-        "--divergence-reduction",
-        choices=["mean", "sum"],
-        help="default as the authors: sum over the batch for classification, mean for STS-B",
-    )
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    parser.add_argument("--eval-batch-size", type=int, default=128)
-    args = parser.parse_args(argv)
-    check_at_least_one(parser, args, ("batch_size", "max_length", "num_passes", "eval_batch_size"))
+    args, intra, training = parse_recipe(parser, argv)
+    check_at_least_one(parser, args, ("batch_size", "max_length", "eval_batch_size"))
     if not args.lr > 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
     if not args.epochs > 0:
         parser.error(f"--epochs must be > 0, got {args.epochs}")
     check_max_steps(parser, args)
+    _, _, num_labels, best_metric = TASKS[args.task]
+    regression = num_labels == 1
+    alpha, p, q = INTRA_SETTINGS[args.task]
+    for name, value in (("alpha", alpha), ("alpha_p", p), ("alpha_q", q)):
+        if intra[name] is None:
+            intra[name] = value
+    if intra["divergence_reduction"] is None:
+        intra["divergence_reduction"] = "mean" if regression else "sum"
+    if regression:
+        intra["divergence"] = "mse"
+    elif intra["divergence"] == "mse":
+        parser.error("--divergence mse is for STS-B (regression); classification tasks use x, js or sym_kl")
+    args.intra = make_intra_arguments(parser, intra, args.method)
+    if training["metric_for_best_model"] is None:
+        training["metric_for_best_model"] = best_metric
+    if training["logging_steps"] is None:
+        training["logging_steps"] = 50 if args.max_steps < 0 else 1
+    args.training = training
     return args
 
 
 def main(argv=None) -> Dict[str, float]:
-    args = parse_args(argv)
+    args = parse_args(argv)  # hides a broken torchaudio before Transformers loads: see _torchaudio.py
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -178,8 +258,6 @@ def main(argv=None) -> Dict[str, float]:
         DataCollatorWithPadding,
         TrainingArguments,
     )
-
-    from fairseq_intradistill.hf import IntraDistillationArguments
 
     _, _, num_labels, best_metric = TASKS[args.task]
     regression = num_labels == 1
@@ -195,39 +273,34 @@ def main(argv=None) -> Dict[str, float]:
         problem_type="regression" if regression else "single_label_classification",
         ignore_mismatched_sizes=True,
     )
+    batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
 
     def compute_metrics(prediction):
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         return glue_metrics(args.task, np.asarray(logits), np.asarray(prediction.label_ids))
 
     output_dir = args.output_dir
-    training_args = TrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
-        per_device_train_batch_size=per_device_batch(args.batch_size),
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        lr_scheduler_type="linear",
-        warmup_steps=0,
-        weight_decay=0.0,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model=best_metric,
-        greater_is_better=True,
-        logging_strategy="steps",
-        logging_steps=50 if args.max_steps < 0 else 1,
-        report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16",
-        bf16=args.precision == "bf16",
-        use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True,
-        save_only_model=False,
+    training_args = make_training_arguments(
+        TrainingArguments,
+        args,
+        per_device_train_batch_size=per_device_batch(args.batch_size, args.training["gradient_accumulation_steps"]),
     )
-    optimizer = torch.optim.Adamax(model.parameters(), lr=args.lr)  # the authors' optimizer
+    # The authors' optimizer, with the parameter groups of Transformers' run_glue_no_trainer.py (from which
+    # theirs derives): --weight_decay (0 by default, theirs) on all but biases and LayerNorm weights.
+    no_decay = ("bias", "LayerNorm.weight")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    optimizer = torch.optim.Adamax(
+        [
+            {
+                "params": [p for n, p in named if not any(nd in n for nd in no_decay)],
+                "weight_decay": training_args.weight_decay,
+            },
+            {"params": [p for n, p in named if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
+        ],
+        lr=training_args.learning_rate,
+        betas=(training_args.adam_beta1, training_args.adam_beta2),
+        eps=training_args.adam_epsilon,
+    )
     common = dict(
         model=model,
         args=training_args,
@@ -238,24 +311,10 @@ def main(argv=None) -> Dict[str, float]:
         compute_metrics=compute_metrics,
         optimizers=(optimizer, None),
     )
-    if args.method == "intra":
-        alpha, p, q = INTRA_SETTINGS[args.task]
-        reduction = args.divergence_reduction or ("mean" if regression else "sum")
-        intra = IntraDistillationArguments(
-            num_passes=args.num_passes,
-            alpha=args.alpha if args.alpha is not None else alpha,
-            adaptive_alpha=True,
-            alpha_p=args.alpha_p if args.alpha_p is not None else p,
-            alpha_q=args.alpha_q if args.alpha_q is not None else q,
-            divergence="mse" if regression else args.divergence,
-            divergence_reduction=reduction,
-        )
-    else:
-        intra = None
+    intra = args.intra
     trainer = make_trainer(intra, **common)
 
-    last = last_checkpoint(output_dir / "checkpoints")
-    train_output = trainer.train(resume_from_checkpoint=last)
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(args))
     results: Dict[str, object] = run_summary(args, args.task, best_metric, train_output, trainer, intra)
     for split in splits[1:]:
         metrics = trainer.evaluate(data[split], metric_key_prefix="eval")

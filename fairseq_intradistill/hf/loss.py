@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from fairseq_intradistill.divergence import intra_distillation_loss
+from fairseq_intradistill.hf.config import TOKEN_POSITIONS
 
 IGNORE_INDEX = -100  # the label Transformers' losses ignore (padding, sub-word continuations)
 
@@ -99,6 +100,7 @@ def output_divergence(
     divergence: str = "x",
     num_labels: Optional[int] = None,
     causal_lm: bool = False,
+    token_positions: str = "labelled",
 ) -> Divergence:
     """The divergence between the K copies of ``outputs`` of a repeated batch.
 
@@ -108,6 +110,9 @@ def output_divergence(
         divergence: ``x``, ``js`` or ``sym_kl`` for distributions; regression outputs use ``mse``.
         num_labels: the model's ``config.num_labels`` (tells regression from one-class logits).
         causal_lm: the model predicts the next token (labels are shifted by one, as Transformers does).
+        token_positions: for token classification, ``labelled`` compares the positions whose label
+            is not -100; ``all`` compares every position, padding and -100 included, as the authors'
+            run_tag.py does.
     """
     kind = task_kind(outputs, labels, num_labels, causal_lm)
     if kind == "regression":
@@ -143,6 +148,10 @@ def output_divergence(
             raise ValueError(
                 f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}"
             )
+        if token_positions not in TOKEN_POSITIONS:
+            raise ValueError(f"--token_positions must be one of {', '.join(TOKEN_POSITIONS)}, got {token_positions!r}")
+        if kind == "token" and token_positions == "all":
+            pad_mask = None
     total = intra_distillation_loss(lprobs, divergence, pad_mask=pad_mask)
     rows = torch.tensor(lprobs.size(1), device=lprobs.device) if pad_mask is None else (~pad_mask).sum()
     return Divergence(total, rows, kind)

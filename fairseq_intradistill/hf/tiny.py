@@ -13,6 +13,10 @@ from typing import Iterable, List
 
 import torch
 
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+
+hide_broken_torchaudio()  # before transformers is imported (in the functions below): see _torchaudio.py
+
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ARCHITECTURES = ("bert", "xlm-roberta", "t5", "gpt2")
 HEADS = ("sequence-classification", "token-classification", "question-answering", "seq2seq", "causal-lm")

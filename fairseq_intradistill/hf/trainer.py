@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
-from torch import nn
-from transformers import Seq2SeqTrainer, Trainer
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
 
-from fairseq_intradistill.hf.config import IntraDistillationArguments
-from fairseq_intradistill.hf.loss import output_divergence, repeat_batch
-from fairseq_intradistill.schedule import adaptive_alpha
+hide_broken_torchaudio()  # before transformers is imported: see _torchaudio.py
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import Seq2SeqTrainer, Trainer  # noqa: E402
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES  # noqa: E402
+
+from fairseq_intradistill.hf.config import IntraDistillationArguments  # noqa: E402
+from fairseq_intradistill.hf.loss import output_divergence, repeat_batch  # noqa: E402
+from fairseq_intradistill.schedule import adaptive_alpha  # noqa: E402
 
 
 class IntraDistillationMixin:
@@ -84,10 +88,10 @@ class IntraDistillationMixin:
             divergence=cfg.divergence,
             num_labels=getattr(config, "num_labels", None),
             causal_lm=unwrapped._get_name() in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values(),
+            token_positions=cfg.token_positions,
         )
         alpha = self.intra_distillation_alpha()
-        term = divergence.total / self._intra_denominator(divergence.rows, num_items_in_batch, divergence.kind)
-        term = term * self._trainer_loss_scale(num_items_in_batch)
+        term = divergence.total * self._intra_scale(divergence.rows, num_items_in_batch, divergence.kind)
         loss = loss + alpha * term.to(loss.dtype)
 
         self._intra_sum += divergence.total.detach().to(torch.float64)
@@ -97,16 +101,20 @@ class IntraDistillationMixin:
             return loss, _first_copy(outputs, k)
         return loss
 
-    def _intra_denominator(self, rows: torch.Tensor, num_items_in_batch: Any, kind: str):
-        """What divides the summed divergence so that its ratio to the task loss is the intended one.
+    def _intra_scale(self, rows: torch.Tensor, num_items_in_batch: Any, kind: str):
+        """What multiplies the summed divergence so that its ratio to the task loss is the intended one.
 
         The task loss is a mean over this batch's rows, except where it is normalised over the
         whole accumulated (and, with ``average_tokens_across_devices``, global) batch with
         ``num_items_in_batch``: by a ``compute_loss_func``, or by the model itself, which among
         the supported kinds only causal language models do (the others accept the argument and
-        ignore it).  ``mean`` normalises the divergence the same way.  ``sum`` keeps the
-        authors' scale, the sum over the batch, divided by the accumulation steps exactly
-        when the task loss is normalised over them.
+        ignore it).  Trainer multiplies the task loss by ``_trainer_loss_scale`` in both cases.
+
+        ``mean`` normalises the divergence like the task loss.  ``sum`` keeps the authors' scale:
+        the sum over the examples of one forward pass, averaged over the accumulation steps.  With
+        N data-parallel processes, each process's forward holds 1/N of those examples and DDP
+        averages the gradients, so the local sum is multiplied by N: one process and N processes
+        with the same examples per update give the same loss and gradients (tested with 2).
         """
         if num_items_in_batch is None:
             normalised = False
@@ -114,9 +122,21 @@ class IntraDistillationMixin:
             normalised = bool(self.loss_is_scaled_for_ga)
         else:
             normalised = self.compute_loss_func is not None or (self.model_accepts_loss_kwargs and kind == "causal_lm")
+        loss_scale = self._trainer_loss_scale(num_items_in_batch)
         if self.intra_distillation.divergence_reduction == "sum":
-            return self.current_gradient_accumulation_steps if normalised else 1
-        return num_items_in_batch if normalised else rows.clamp(min=1)
+            if normalised:
+                # The task loss is already a global mean; Trainer does not divide by the steps.
+                return self._data_parallel_processes() / self.current_gradient_accumulation_steps
+            # A per-batch task loss times loss_scale: the divergence gets the same factor.
+            return self._data_parallel_processes() * loss_scale
+        return loss_scale / (num_items_in_batch if normalised else rows.clamp(min=1))
+
+    def _data_parallel_processes(self) -> int:
+        """The processes that each see a different part of the batch (DataParallel: one, which sees it all)."""
+        if self.args.n_gpu > 1:
+            return 1
+        tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+        return max(1, self.accelerator.num_processes // tp_size)
 
     def _trainer_loss_scale(self, num_items_in_batch: Any) -> int:
         """The factor ``Trainer.compute_loss`` multiplies the task loss by, applied to the divergence too.

@@ -2,42 +2,48 @@
 
 Settings from the authors' ``Zero_Shot_Cross_Lingual/`` (scripts/train_qa.sh,
 third_party/run_squad.py): xlm-roberta-base, 15 epochs, lr 3e-5, 32 examples per update
-(8 x 4 accumulation), max length 384, document stride 128, 500 warm-up updates, weight decay
-1e-4, K = 3, p = 2, q = 5; the final model is evaluated on the dev set of en ar bn fi id ko
-ru sw te.  alpha: their script's default is 0 and the paper's value is not in the repository;
-1 here is a placeholder to set with ``--alpha``.  Answers: the best-scoring span of at most 30
-tokens among the 20 best starts and ends; F1 and exact match with SQuAD v1.1's normalisation.
+(8 x 4 accumulation), max length 384, windows starting every 128 tokens (their doc_stride),
+questions cut at 64 tokens, 500 warm-up updates, weight decay 1e-4, K = 3, p = 2, q = 5; the
+final model is evaluated on the dev set of en ar bn fi id ko ru sw te.  alpha: their script's
+default is 0 and the paper's value is not in the repository; 1 here is a placeholder to set with
+``--alpha``.  Answers: the best-scoring span of at most 30 tokens among the 20 best starts and
+ends; F1 and exact match with SQuAD v1.1's normalisation.
 ``bash scripts/xtreme/tydiqa.sh --help`` is the front end.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import re
 import string
 import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from fairseq_intradistill.hf._torchaudio import hide_broken_torchaudio
+import numpy as np
+
 from fairseq_intradistill.hf.common import (
-    add_run_arguments,
-    add_xtreme_intra_arguments,
+    PRECISIONS,
+    SET_BY_RECIPE_FLAGS,
+    XTREME_INTRA_DEFAULTS,
+    batch_mean_loss,
     check_at_least_one,
     check_max_steps,
     has_tensorboard,
-    last_checkpoint,
+    make_intra_arguments,
     make_trainer,
+    make_training_arguments,
+    parse_recipe,
     per_device_batch,
+    recipe_parser,
+    resume_checkpoint,
     run_summary,
-    xtreme_intra_arguments,
+    set_by_flag,
+    trainer_epilog,
 )
-
-hide_broken_torchaudio()
-
-import numpy as np  # noqa: E402
 
 # language code -> the prefix of the example ids in the Hub's google/xtreme "tydiqa" validation split
 LANGUAGES = {
@@ -82,16 +88,17 @@ def load_split(data_dir: Optional[Path], lang: Optional[str]):
 
     Local layout (the XTREME download): ``DATA_DIR/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json``
     and ``DATA_DIR/tydiqa-goldp-v1.1-dev/tydiqa.goldp.<lang>.dev.json``.  Without ``data_dir``:
-    the Hub's ``google/xtreme`` configuration ``tydiqa`` (dev languages told apart by the id prefix).
+    the Hub's ``google/xtreme`` configuration ``tydiqa``, whose splits mix the nine languages: the
+    rows are told apart by the id prefix (``english-``, ``arabic-``, ...), for training too.
     """
     import datasets
 
     if data_dir is None:
         loaded = datasets.load_dataset("google/xtreme", "tydiqa")
-        if lang is None:
-            return loaded["train"]
-        prefix = LANGUAGES[lang] + "-"
-        return loaded["validation"].filter(lambda row: row["id"].startswith(prefix))
+        # The Hub's train split holds all nine languages' training sets (49,881 questions); the authors
+        # train on English only (tydiqa.goldp.en.train.json, 3,696), so the run stays zero-shot.
+        split, prefix = ("train", "english-") if lang is None else ("validation", LANGUAGES[lang] + "-")
+        return loaded[split].filter(lambda row: row["id"].startswith(prefix))
     name = (
         "tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"
         if lang is None
@@ -103,27 +110,60 @@ def load_split(data_dir: Optional[Path], lang: Optional[str]):
     return datasets.Dataset.from_list(read_squad_json(path))
 
 
-def _windows(batch, tokenizer, max_length: int, stride: int):
-    return tokenizer(
-        batch["question"],
-        batch["context"],
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-    )
+def truncate_question(question: str, tokenizer, max_query_length: int) -> str:
+    """The question cut after its first ``max_query_length`` tokens, as the authors' features cut it."""
+    offsets = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return question if len(offsets) <= max_query_length else question[: offsets[max_query_length - 1][1]]
 
 
-def train_features(dataset, tokenizer, max_length: int, stride: int):
-    """Windows over the contexts with the answer's start/end token (0, the first token, where outside)."""
+def _windows(batch, tokenizer, max_length: int, doc_stride: int, max_query_length: int) -> Dict[str, list]:
+    """The windows over each context, as the authors' ``squad_convert_example_to_features`` cuts them.
+
+    There, ``doc_stride`` is the step between the starts of consecutive windows, each window holds
+    as many context tokens as ``max_length`` leaves after the question (cut at ``max_query_length``
+    tokens) and the special tokens, and windows follow until one reaches the end of the context.
+    A fast tokenizer's ``stride`` is the overlap of consecutive windows instead, so it is set per
+    question to the window's room minus ``doc_stride``.  Returns the tokenizer's fields with
+    ``sequence_ids`` (per window) and ``overflow_to_sample_mapping``.
+    """
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    merged: Dict[str, list] = collections.defaultdict(list)
+    for index, (question, context) in enumerate(zip(batch["question"], batch["context"])):
+        question = truncate_question(question, tokenizer, max_query_length)
+        room = max_length - len(tokenizer(question, add_special_tokens=False)["input_ids"]) - special
+        if room < doc_stride:
+            raise ValueError(
+                f"--doc-stride {doc_stride} is more than the {room} context tokens that --max-length {max_length} "
+                f"leaves beside a question of up to --max-query-length {max_query_length} tokens"
+            )
+        enc = tokenizer(
+            [question],
+            [context],
+            truncation="only_second",
+            max_length=max_length,
+            stride=room - doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        for window in range(len(enc["input_ids"])):
+            for name in enc.keys():
+                if name != "overflow_to_sample_mapping":
+                    merged[name].append(enc[name][window])
+            merged["sequence_ids"].append(enc.sequence_ids(window))
+            merged["overflow_to_sample_mapping"].append(index)
+    return dict(merged)
+
+
+def train_features(dataset, tokenizer, max_length: int, stride: int, max_query_length: int = 64):
+    """Windows over the contexts (``stride``: the step between window starts) with the answer's
+    start/end token (0, the first token, where outside)."""
 
     def fn(batch):
-        enc = _windows(batch, tokenizer, max_length, stride)
+        enc = _windows(batch, tokenizer, max_length, stride, max_query_length)
         starts, ends = [], []
         for i, offsets in enumerate(enc["offset_mapping"]):
             answers = batch["answers"][enc["overflow_to_sample_mapping"][i]]
-            sequence = enc.sequence_ids(i)
+            sequence = enc["sequence_ids"][i]
             first = sequence.index(1)
             last = len(sequence) - 1 - sequence[::-1].index(1)
             start_char = answers["answer_start"][0]
@@ -141,24 +181,25 @@ def train_features(dataset, tokenizer, max_length: int, stride: int):
             starts.append(s - 1)
             ends.append(e + 1)
         enc["start_positions"], enc["end_positions"] = starts, ends
-        enc.pop("offset_mapping")
-        enc.pop("overflow_to_sample_mapping")
+        for name in ("offset_mapping", "overflow_to_sample_mapping", "sequence_ids"):
+            enc.pop(name)
         return enc
 
     return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
 
 
-def eval_features(dataset, tokenizer, max_length: int, stride: int):
-    """Windows with their example's id and the offsets of context tokens (None elsewhere)."""
+def eval_features(dataset, tokenizer, max_length: int, stride: int, max_query_length: int = 64):
+    """Windows (as in train_features) with their example's id and the offsets of context tokens (None elsewhere)."""
 
     def fn(batch):
-        enc = _windows(batch, tokenizer, max_length, stride)
+        enc = _windows(batch, tokenizer, max_length, stride, max_query_length)
         enc["example_id"] = []
         for i in range(len(enc["input_ids"])):
-            sequence = enc.sequence_ids(i)
+            sequence = enc["sequence_ids"][i]
             enc["example_id"].append(batch["id"][enc["overflow_to_sample_mapping"][i]])
             enc["offset_mapping"][i] = [o if sequence[k] == 1 else None for k, o in enumerate(enc["offset_mapping"][i])]
         enc.pop("overflow_to_sample_mapping")
+        enc.pop("sequence_ids")
         return enc
 
     return dataset.map(fn, batched=True, remove_columns=dataset.column_names)
@@ -217,36 +258,86 @@ def qa_metrics(examples, predictions: Dict[str, str]) -> Dict[str, float]:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+@dataclass
+class TydiqaArguments:
+    """The TyDiQA recipe's own options (HfArgumentParser makes --data-dir/--data_dir, ...)."""
+
+    method: str = field(metadata={"choices": ["baseline", "intra"]})
+    output_dir: Path = field(
+        metadata={"help": "the run's folder: results.json, predictions.json, final/, checkpoints/"}
+    )
+    model: str = field(default="xlm-roberta-base", metadata={"help": "model name on the Hub or a local model folder"})
+    data_dir: Optional[Path] = field(
+        default=None,
+        metadata={"help": "local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme"},
+    )
+    langs: str = field(
+        default=",".join(LANGUAGES),
+        metadata={"help": "comma-separated dev languages (default: all nine); a list after parse_args"},
+    )
+    seed: int = field(default=1, metadata={"help": "the seed (TrainingArguments.seed)"})
+    epochs: float = 15.0
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many updates (-1: the epochs)"})
+    batch_size: int = field(default=32, metadata={"help": "examples per update, over processes and accumulation"})
+    accumulation: int = field(default=4, metadata={"help": "gradient accumulation steps"})
+    lr: float = field(default=3e-5, metadata={"help": "the learning rate (TrainingArguments.learning_rate)"})
+    warmup_steps: int = field(default=500, metadata={"help": "TrainingArguments.warmup_steps"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "TrainingArguments.weight_decay"})
+    max_length: int = 384
+    doc_stride: int = field(default=128, metadata={"help": "tokens between the starts of consecutive context windows"})
+    max_query_length: int = field(default=64, metadata={"help": "questions are cut after this many tokens"})
+    precision: str = field(default="fp32", metadata={"choices": PRECISIONS})
+    eval_batch_size: int = 32
+    # Set by parse_args: IntraDistillationArguments (None for the baseline), the TrainingArguments values.
+    intra: Any = field(default=None, init=False)
+    training: Dict[str, Any] = field(default_factory=dict, init=False)
+
+
+TYDIQA_SET_BY = {
+    **{name: set_by_flag(flag) for name, flag in SET_BY_RECIPE_FLAGS.items()},
+    "gradient_accumulation_steps": set_by_flag("--accumulation"),
+}
+# run_squad.py's settings and train_qa.sh's final model (logging_steps: 50, or 1 with --max-steps).
+TYDIQA_TRAINER_DEFAULTS = {
+    "max_grad_norm": 1.0,
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "logging_steps": None,
+    "disable_tqdm": True,
+}
+TYDIQA_EPILOG = (
+    "Intra-distillation defaults: --num_passes 3, --alpha 1 (not published for TyDiQA: set it; the authors' "
+    "--alpha A is --alpha 2A here), --adaptive_alpha on, --alpha_p 2, --alpha_q 5, --divergence_reduction sum."
+)
+
+
+def parse_args(argv=None) -> TydiqaArguments:
+    """The recipe's options, with ``intra`` and ``training`` (the TrainingArguments values) set."""
+    parser = recipe_parser(
+        TydiqaArguments,
         prog="python -m fairseq_intradistill.hf.tydiqa",
+        usage="--method {baseline,intra} --output-dir DIR",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.fill(TYDIQA_EPILOG, width=100)
+        + "\n\n"
+        + trainer_epilog(TYDIQA_SET_BY, "--output-dir, --seed, --max-steps, --warmup-steps and --weight-decay"),
+        set_by=TYDIQA_SET_BY,
+        defaults={
+            **TYDIQA_TRAINER_DEFAULTS,
+            "report_to": ["tensorboard"] if has_tensorboard() else "none",
+            **XTREME_INTRA_DEFAULTS,
+        },
     )
-    parser.add_argument("--method", required=True, choices=["baseline", "intra"])
-    parser.add_argument("--model", default="xlm-roberta-base", help="model name on the Hub or a local model folder")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="local TyDiQA-GoldP v1.1 (the XTREME download's tydiqa/ folder); default: google/xtreme",
-    )
-    parser.add_argument(
-        "--langs", default=",".join(LANGUAGES), help="comma-separated dev languages (default: all nine)"
-    )
-    add_run_arguments(parser, epochs=15, batch_size_help="examples per update, over processes and accumulation")
-    parser.add_argument("--accumulation", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-5)
-    parser.add_argument("--warmup-steps", type=int, default=500)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--max-length", type=int, default=384)
-    parser.add_argument("--doc-stride", type=int, default=128)
-    add_xtreme_intra_arguments(parser, alpha_help="not published for TyDiQA: set it")
-    args = parser.parse_args(argv)
+    args, intra, training = parse_recipe(parser, argv)
     check_at_least_one(
-        parser, args, ("batch_size", "accumulation", "max_length", "doc_stride", "num_passes", "eval_batch_size")
+        parser,
+        args,
+        ("batch_size", "accumulation", "max_length", "doc_stride", "max_query_length", "eval_batch_size"),
     )
-    if args.doc_stride >= args.max_length:
-        parser.error(f"--doc-stride must be smaller than --max-length, got {args.doc_stride} >= {args.max_length}")
+    for name in ("doc_stride", "max_query_length"):
+        if getattr(args, name) >= args.max_length:
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"{flag} must be smaller than --max-length, got {getattr(args, name)} >= {args.max_length}")
     if not args.lr > 0 or not args.epochs > 0:
         parser.error(f"--lr and --epochs must be > 0, got {args.lr} and {args.epochs}")
     check_max_steps(parser, args)
@@ -254,12 +345,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [lang for lang in args.langs if lang not in LANGUAGES]
     if unknown or not args.langs:
         parser.error(f"--langs must be among {','.join(LANGUAGES)}, got {','.join(args.langs) or 'none'}")
+    args.intra = make_intra_arguments(parser, intra, args.method)
+    if training["logging_steps"] is None:
+        training["logging_steps"] = 50 if args.max_steps < 0 else 1
+    args.training = training
     return args
 
 
 def main(argv=None) -> Dict:
-    args = parse_args(argv)
-    import torch
+    args = parse_args(argv)  # hides a broken torchaudio before Transformers loads: see _torchaudio.py
     from transformers import (
         AutoModelForQuestionAnswering,
         AutoTokenizer,
@@ -268,28 +362,16 @@ def main(argv=None) -> Dict:
     )
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    train = train_features(load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride)
+    train = train_features(
+        load_split(args.data_dir, None), tokenizer, args.max_length, args.doc_stride, args.max_query_length
+    )
     model = AutoModelForQuestionAnswering.from_pretrained(args.model)
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir / "checkpoints"),
+    batch_mean_loss(model)  # the loss over an update as the authors' loop forms it
+    training_args = make_training_arguments(
+        TrainingArguments,
+        args,
         per_device_train_batch_size=per_device_batch(args.batch_size, args.accumulation),
         gradient_accumulation_steps=args.accumulation,
-        per_device_eval_batch_size=args.eval_batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_steps,
-        max_grad_norm=1.0,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        save_strategy="epoch",
-        save_total_limit=1,
-        logging_steps=50 if args.max_steps < 0 else 1,
-        report_to=["tensorboard"] if has_tensorboard() else [],
-        fp16=args.precision == "fp16",
-        bf16=args.precision == "bf16",
-        use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True,
     )
     common = dict(
         model=model,
@@ -298,14 +380,14 @@ def main(argv=None) -> Dict:
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
     )
-    intra = xtreme_intra_arguments(args) if args.method == "intra" else None
+    intra = args.intra
     trainer = make_trainer(intra, **common)
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir / "checkpoints"))
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(args))
 
     per_language, predictions_by_language = {}, {}
     for lang in args.langs:
         examples = load_split(args.data_dir, lang)
-        features = eval_features(examples, tokenizer, args.max_length, args.doc_stride)
+        features = eval_features(examples, tokenizer, args.max_length, args.doc_stride, args.max_query_length)
         output = trainer.predict(features.remove_columns(["example_id", "offset_mapping"]))
         start_logits, end_logits = output.predictions[:2]
         predictions = best_answers(examples, features, np.asarray(start_logits), np.asarray(end_logits))

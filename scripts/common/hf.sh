@@ -1,8 +1,9 @@
 # Option parsing, checks and the seed loop shared by the Transformers recipes
 # (scripts/glue/run.sh, scripts/xtreme/panx.sh, scripts/xtreme/tydiqa.sh); source it, do not run it.
 # The caller defines usage() and sets the defaults method model data_dir seeds out nproc, the array
-# extra=(), hf_passthrough (the flags handed unchanged to the Python module, space-separated) and,
-# for a recipe with a --task flag, hf_task_flag=1.
+# extra=() and, for a recipe with a --task flag, hf_task_flag=1.  Every option the script does not
+# know goes unchanged, in order, to the Python module (as the fairseq scripts hand theirs to
+# fairseq-train), so each of the module's options is reachable and the module checks them.
 
 # Parse the command line into the caller's variables.
 hf_parse_args() {
@@ -18,10 +19,12 @@ hf_parse_args() {
       *)
         if [[ "$1" == --task && -n "${hf_task_flag:-}" ]]; then
           task="${2:?--task needs a value}"; shift 2
-        elif [[ "$1" == --* && " $hf_passthrough " == *" $1 "* ]]; then
-          extra+=("$1" "${2:?$1 needs a value}"); shift 2
+        elif [[ "$1" == --output-dir || "$1" == --output-dir=* || "$1" == --output_dir || "$1" == --output_dir=* \
+                || "$1" == --seed || "$1" == --seed=* ]]; then
+          # The seed loop sets these per run; a second value would silently win over it.
+          echo "error: $1 is set per run by the script: use --out DIR and --seeds \"S ...\"" >&2; exit 2
         else
-          echo "error: unknown option $1 (see --help)" >&2; exit 2
+          extra+=("$1"); shift
         fi ;;
     esac
   done

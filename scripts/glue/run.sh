@@ -20,6 +20,11 @@ Usage: scripts/glue/run.sh --task TASK --method {baseline,intra} [options]
   --alpha A --alpha-p P --alpha-q Q   override the per-task intra-distillation settings
   -h, --help         this text
 
+Any other option goes unchanged to the module: its own (--lr, --max-length, ...), those of
+IntraDistillationArguments (--num-passes, --divergence-reduction, ...) and of Transformers'
+TrainingArguments (--weight_decay, --logging_steps, ...), but those the module's flags set.
+python -m fairseq_intradistill.hf.glue --help lists them all.
+
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint.
 The table: python -m fairseq_intradistill.hf.results OUT
 USAGE
@@ -27,7 +32,6 @@ USAGE
 
 task="" method="" model="bert-base-uncased" data_dir="" seeds="1" out="work/glue/runs" nproc=1
 extra=()
-hf_passthrough="--epochs --max-steps --batch-size --precision --alpha --alpha-p --alpha-q"
 hf_task_flag=1
 hf_parse_args "$@"
 

@@ -14,9 +14,15 @@ Usage: scripts/xtreme/tydiqa.sh --method {baseline,intra} [options]
   --seeds "S ..."    seeds to run, one run each (default "1"; the paper: "1 2 3 4 5")
   --out DIR          runs go to DIR/tydiqa/METHOD/seedS (default work/xtreme/runs)
   --nproc N          processes (GPUs) on this machine, through torchrun (default 1)
-  --epochs E (15)  --max-steps N  --batch-size B (32)  --accumulation A (4)  --max-length L (384)  --doc-stride S (128)
+  --epochs E (15)  --max-steps N  --batch-size B (32)  --accumulation A (4)  --max-length L (384)
+  --doc-stride S (128: tokens between window starts)  --max-query-length Q (64)
   --alpha A (1: not published, set it)  --alpha-p P (2)  --alpha-q Q (5)  --precision {fp32,fp16,bf16} (fp32)
   -h, --help         this text
+
+Any other option goes unchanged to the module: its own (--lr, --max-length, ...), those of
+IntraDistillationArguments (--num-passes, --divergence-reduction, ...) and of Transformers'
+TrainingArguments (--weight_decay, --logging_steps, ...), but those the module's flags set.
+python -m fairseq_intradistill.hf.tydiqa --help lists them all.
 
 A run whose results.json exists is skipped; an interrupted run resumes from its last checkpoint (saved every epoch).
 Per-language table: python -m fairseq_intradistill.hf.results OUT --languages
@@ -25,7 +31,6 @@ USAGE
 
 method="" model="xlm-roberta-base" data_dir="" seeds="1" out="work/xtreme/runs" nproc=1
 extra=()
-hf_passthrough="--langs --epochs --max-steps --batch-size --accumulation --max-length --doc-stride --precision --alpha --alpha-p --alpha-q"
 hf_parse_args "$@"
 
 hf_check_args
