@@ -24,7 +24,7 @@ from fairseq_intradistill.analysis import AnalysisError, jsonlog, plotting
 PANELS: Tuple[Tuple[str, str, str], ...] = (
     ("train", "loss", "training loss (base 2)"),
     # The cross-entropy part alone: an intra-distillation run's loss also holds alpha x divergence.
-    ("train", "nll_loss", "training NLL, no smoothing or divergence (base 2)"),
+    ("train", "nll_loss", "training NLL (base 2)"),
     ("valid", "loss", "validation loss (base 2)"),
     ("valid", "bleu", "validation BLEU"),
     ("train", "intra_distillation_loss", "intra-distillation loss"),
