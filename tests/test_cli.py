@@ -1,11 +1,12 @@
 """fairseq's real command-line entry points with the plugin: train, resume, generate, interactive, validate."""
 
 import json
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
+from conftest import REPO, TINY_MODEL, USER_DIR, cli, json_records, run
 
 from fairseq_intradistill.schedule import adaptive_alpha
 
@@ -314,5 +315,24 @@ def test_help_lists_the_tools_and_each_tool_names_its_command():
         assert f"python -m {tool} " in out, tool
     with ThreadPoolExecutor(max_workers=2) as pool:  # every listed tool exists and has --help
         helps = dict(zip(TOOLS, pool.map(lambda tool: run([sys.executable, "-m", tool, "--help"]).stdout, TOOLS)))
-    for tool in TOOLS:  # each usage line says how to call the tool
+    for tool, text in TOOLS.items():  # each usage line says how to call the tool
         assert helps[tool].startswith(f"usage: python -m {tool} "), (tool, helps[tool][:200])
+        # a tool with subcommands: the list names exactly those its --help offers ("a | b: ...")
+        offered = re.search(r"(?<!\[)\{([a-z0-9_,-]+)\}\s+\.\.\.", helps[tool])
+        listed = text.split(":")[0].split(" | ") if " | " in text.split(":")[0] else None
+        assert listed == (offered.group(1).split(",") if offered else None), (tool, text)
+
+
+def test_the_tool_list_names_every_module_run_as_main():
+    """__main__'s list of tools cannot drift from the package: every module with a main guard is in it."""
+    from fairseq_intradistill.__main__ import TOOLS
+
+    package = REPO / "fairseq_intradistill"
+    entry_points = set()
+    for path in package.rglob("*.py"):
+        if path.name == "__main__.py" and path.parent != package:
+            entry_points.add(".".join(path.parent.relative_to(REPO).parts))
+        elif 'if __name__ == "__main__":' in path.read_text(encoding="utf-8") and path.name != "__main__.py":
+            entry_points.add(".".join(path.with_suffix("").relative_to(REPO).parts))
+    assert "fairseq_intradistill.hf.tiny" in entry_points and "fairseq_intradistill.analysis" in entry_points
+    assert set(TOOLS) == entry_points
