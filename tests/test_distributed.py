@@ -15,6 +15,8 @@ import sys
 import pytest
 from conftest import BIN, TINY_MODEL, USER_DIR, json_records, run
 
+pytestmark = pytest.mark.slow  # trains with two processes
+
 WORKER = """
 import runpy, sys
 import torch

@@ -43,6 +43,8 @@ from fairseq_intradistill.hf.loss import repeat_batch  # noqa: E402
 from fairseq_intradistill.hf.tiny import make_tiny_model  # noqa: E402
 from fairseq_intradistill.schedule import adaptive_alpha  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains tiny Transformers models
+
 WORDS = "the a cat dog sat ran on mat good bad movie is was red blue big small house".split()
 K = 3
 

@@ -3,6 +3,8 @@
 import pytest
 from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
 
+pytestmark = pytest.mark.slow  # trains in bfloat16 and float32
+
 
 def train(data, save_dir, *extra):
     out = run(

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import REPO, json_records, run
 
 from fairseq_intradistill.data import toy_corpus
@@ -90,6 +91,7 @@ def test_bad_corpus_settings_name_the_flag(tmp_path):
         assert proc.returncode != 0 and flag in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_quickstart_end_to_end_with_two_seeds(tmp_path):
     out = tmp_path / "qs"
     args = [

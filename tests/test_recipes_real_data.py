@@ -20,6 +20,8 @@ from conftest import REPO, TINY_MODEL, run
 from test_recipes_iwslt14 import build_release
 from test_recipes_units import _write_run
 
+pytestmark = pytest.mark.slow  # prepares, trains and decodes a real corpus
+
 ARCHIVE = REPO.parent / "shared" / "data" / "l10n-fr-sv" / "2014-01.tgz"
 # From the corpus's README.md; data/corpora.py knows the corpus by it.
 ARCHIVE_SHA256 = "5dd3114a4e344d8cc04f2387410eaf9f08f27adc9ca6e55c3631978e3f0edc9f"

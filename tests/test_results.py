@@ -87,6 +87,7 @@ def _valid_times_by_hand(log: Path) -> List[tuple]:
 # ---------------------------------------------------------------------------------------------
 # the log reader, on real logs
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_duplicated_log_file_lines_count_once(trained, tmp_path):
     log_file = trained["exp"] / "intra" / "train.log"
     text = log_file.read_text(encoding="utf-8")
@@ -115,6 +116,7 @@ def test_duplicated_log_file_lines_count_once(trained, tmp_path):
     assert [(r.tag, r.values) for r in console.records] == [(r.tag, r.values) for r in log.records]
 
 
+@pytest.mark.slow
 def test_validation_is_timed_at_the_next_training_record(trained):
     log = jsonlog.read_log(trained["exp"] / "baseline" / "train.log")
     times = jsonlog.record_times(log)
@@ -243,6 +245,7 @@ def test_paired_bootstrap_matches_a_resampling_written_out_here(tmp_path, monkey
     assert (pair.samples, pair.seed) == (samples, "12345")
 
 
+@pytest.mark.slow
 def test_paired_bootstrap_command_reports_the_test(trained, toy_raw, tmp_path):
     exp = tmp_path / "exp"
     for m, drop, seed in (("baseline", 0.3, 1), ("intra", 0.25, 2)):
@@ -339,6 +342,7 @@ def test_summary_across_seed_folders(toy_raw, tmp_path):
     ) in proc.stdout
 
 
+@pytest.mark.slow
 def test_equal_compute_on_real_logs(trained):
     exp = trained["exp"]
     proc = run([*RESULTS, exp, "--json", exp.parent / "r.json"])
