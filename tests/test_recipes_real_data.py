@@ -100,6 +100,9 @@ def test_prepares_the_subset_asked_for_from_the_real_corpus(done):
     ready = done["procs"]["prepare"].stderr
     assert "fr-en: ready" in ready and "corpus l10n-fr-sv" in ready
     assert f"training on a subset of {TRAIN_PAIRS} of those pairs" in ready
+    # It says what was binarised: the subset, and valid and test whole.
+    valid = len(lines(data / "raw" / "valid.en"))
+    assert f"binarised train {TRAIN_PAIRS}, valid {valid}, test {TEST_LINES} pairs; cleaned corpus {{" in ready, ready
 
 
 def test_the_text_is_real_software_messages(done):
