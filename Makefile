@@ -1,5 +1,7 @@
 # make quickstart   set up .venv, then baseline vs intra-distillation on a small offline corpus
-# make test         set up .venv, then lint (ruff) and the whole test suite
+# make test         set up .venv, then lint (ruff) and the whole test suite (12-18 min on 2 cores)
+# make test-fast    lint, then the unit tests of the math, schedule, criterion, recipes and results:
+#                   every test not marked slow (pytest -m "not slow"; no end-to-end training), under 2 min
 # make lint         ruff check and ruff format --check, as `make test` runs them
 # make format       ruff check --fix and ruff format: what `make lint` asks for
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
@@ -10,7 +12,7 @@ PYTEST_ARGS ?=
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv quickstart lint format test clean
+.PHONY: venv quickstart lint format test test-fast clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +38,9 @@ format: venv
 
 test: lint
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+test-fast: lint
+	$(VENV)/bin/python -m pytest -m "not slow" tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) work *.egg-info

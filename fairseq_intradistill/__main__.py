@@ -9,13 +9,17 @@ from typing import Dict
 
 import fairseq_intradistill
 
-# Every command-line tool of the package; each has --help.
+# Every command-line tool of the package (every module run as ``__main__``); each has --help.
+# tests/test_cli.py checks that this names every such module and, for a tool with
+# subcommands, exactly the subcommands its --help lists.
 TOOLS: Dict[str, str] = {
     "fairseq_intradistill.analysis": "sensitivity | prune | compare | curves: the paper's measurements",
     "fairseq_intradistill.results": "BLEU, length ratio, paired bootstrap, cost, equal compute; mean +- std over seeds",
     "fairseq_intradistill.bench": "cost of a training step for each K and pass mode, and of the divergence",
     "fairseq_intradistill.evaluation": "sacreBLEU of fairseq-generate output, in sentence order",
-    "fairseq_intradistill.data.iwslt14": "fetch | unpack | raw: the IWSLT'14 xx-en corpora, as the authors made them",
+    "fairseq_intradistill.data.iwslt14": (
+        "fetch | unpack | raw | select | corpus: the IWSLT'14 xx-en corpora, as the authors made them"
+    ),
     "fairseq_intradistill.data.wmt17": "fetch | raw | compound-bleu: the WMT'17 en-de corpora; tokenised BLEU",
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",
     "fairseq_intradistill.data.recipes": "flags | batch | get: every recipe's settings as fairseq-train flags",
@@ -24,6 +28,7 @@ TOOLS: Dict[str, str] = {
     "fairseq_intradistill.hf.panx": "XTREME PAN-X zero-shot NER with Transformers (needs .[hf])",
     "fairseq_intradistill.hf.tydiqa": "TyDiQA-GoldP zero-shot QA with Transformers (needs .[hf])",
     "fairseq_intradistill.hf.results": "tables of the GLUE / XTREME runs beside the paper",
+    "fairseq_intradistill.hf.tiny": "a tiny random Transformers model and tokenizer, made offline (tests, trials)",
 }
 
 

@@ -15,7 +15,6 @@ same reference before comparing them.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Dict, List
 
 import sacrebleu
 
+from fairseq_intradistill.data.archives import file_hash
 from fairseq_intradistill.textio import read_lines
 
 
@@ -71,17 +71,9 @@ def score(hypotheses: List[str], references: List[str], lowercase: bool = False)
     }
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def reference_record(path: Path) -> dict:
     """Which reference a score is against: its absolute path and the sha256 of its bytes."""
-    return {"reference": str(Path(path).resolve()), "reference_sha256": file_sha256(path)}
+    return {"reference": str(Path(path).resolve()), "reference_sha256": file_hash(path)}
 
 
 def main(argv=None) -> None:

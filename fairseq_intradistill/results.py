@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,7 +57,7 @@ from sacrebleu.significance import PairedTest
 
 from fairseq_intradistill.analysis import jsonlog
 from fairseq_intradistill.data import corpora
-from fairseq_intradistill.evaluation import file_sha256
+from fairseq_intradistill.data.archives import file_hash
 
 METHOD_ORDER = ("baseline", "intra")
 
@@ -315,7 +315,7 @@ def _scored_run(experiment_dir: Path, method: str) -> Tuple[dict, Path, List[str
             f"{bleu_file} was scored against {reference}, which is missing (moved?): evaluate again, "
             "or leave the test out with --no-significance"
         )
-    if file_sha256(reference) != bleu["reference_sha256"]:
+    if file_hash(reference) != bleu["reference_sha256"]:
         raise ValueError(f"{reference} has changed since {bleu_file} was scored against it (sha256 differs)")
     return bleu, reference, read_lines(hyp_file)
 
@@ -393,10 +393,7 @@ def _mean_std(values: List[float]) -> Tuple[Optional[float], Optional[float]]:
     """Mean and sample standard deviation (n − 1); the std is None for fewer than 2 values."""
     if not values:
         return None, None
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def across_folders(runs: List[RunSummary], pairs: List[PairedBootstrap]) -> List[dict]:

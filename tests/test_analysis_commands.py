@@ -10,6 +10,8 @@ import pytest
 import torch
 from conftest import REPO, TINY_MODEL, cli, run
 
+pytestmark = pytest.mark.slow  # trains a tiny fairseq model and runs the analysis commands on it
+
 ANALYSIS = [sys.executable, "-m", "fairseq_intradistill.analysis"]
 
 

@@ -13,6 +13,8 @@ import test_hf_recipes
 import torch
 from conftest import REPO, run
 
+pytestmark = pytest.mark.slow  # fine-tunes a tiny GLUE model and runs the analysis commands on it
+
 OFFLINE = test_hf_recipes.OFFLINE
 glue = test_hf_recipes.glue  # the recipes' tests' fixture: a tiny BERT classifier and tiny GLUE data
 

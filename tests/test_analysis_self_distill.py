@@ -8,6 +8,8 @@ import pytest
 import torch
 from conftest import REPO, TINY_MODEL, cli, json_records, run
 
+pytestmark = pytest.mark.slow  # trains fairseq models
+
 USER_DIR = REPO / "fairseq_intradistill"
 TRAIN = [
     "--task",

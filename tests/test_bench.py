@@ -3,9 +3,11 @@
 import json
 import sys
 
+import pytest
 from conftest import run
 
 
+@pytest.mark.slow
 def test_bench_reports_every_configuration(tmp_path):
     out_json = tmp_path / "bench.json"
     out = run(

@@ -1,11 +1,12 @@
 """fairseq's real command-line entry points with the plugin: train, resume, generate, interactive, validate."""
 
 import json
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import TINY_MODEL, USER_DIR, cli, json_records, run
+from conftest import REPO, TINY_MODEL, USER_DIR, cli, json_records, run
 
 from fairseq_intradistill.schedule import adaptive_alpha
 
@@ -77,6 +78,7 @@ def trained(toy_bin, tmp_path_factory):
     return save, first, second
 
 
+@pytest.mark.slow
 def test_alpha_follows_the_schedule_across_resume(trained):
     _, first, second = trained
     records = json_records(first.stdout, "train_inner") + json_records(second.stdout, "train_inner")
@@ -92,6 +94,7 @@ def test_alpha_follows_the_schedule_across_resume(trained):
     assert valid and "valid_loss" in valid[-1] and "valid_alpha" not in valid[-1]
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
     save, _, _ = trained
     code = WITHOUT_PLUGIN.replace(
@@ -102,6 +105,7 @@ def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
     assert "'model'" in out.stdout and "'cfg'" in out.stdout
 
 
+@pytest.mark.slow
 def test_generate_with_the_plugin(trained, toy_bin):
     save, _, _ = trained
     out = run(
@@ -129,6 +133,7 @@ def test_generate_with_the_plugin(trained, toy_bin):
     assert "BLEU" in out.stdout.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
     save, _, _ = trained
     out = run(
@@ -154,6 +159,7 @@ def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
     assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 40
 
 
+@pytest.mark.slow
 def test_interactive_and_validate(trained, toy_bin):
     save, _, _ = trained
     source = (toy_bin.parent / "spm" / "test.src").read_text().splitlines()[:3]
@@ -195,6 +201,7 @@ def test_interactive_and_validate(trained, toy_bin):
     assert "valid on 'valid' subset" in log and "| loss " in log
 
 
+@pytest.mark.slow
 def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
     common = ["--max-update", "5", "--label-smoothing", "0.1", "--no-save"]
     stock = train(
@@ -208,6 +215,7 @@ def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
     assert json_records(stock.stdout, "valid")[-1]["valid_loss"] == json_records(ours.stdout, "valid")[-1]["valid_loss"]
 
 
+@pytest.mark.slow
 def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
     train(
         toy_bin,
@@ -238,6 +246,7 @@ BAD_CONFIGS = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
     def attempt(case):
         flags, _ = case
@@ -257,6 +266,7 @@ def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
     assert not (tmp_path / "x" / "checkpoint_last.pt").exists()
 
 
+@pytest.mark.slow
 def test_adaptive_alpha_needs_the_task(toy_bin, tmp_path):
     proc = run(
         [
@@ -280,6 +290,7 @@ def test_adaptive_alpha_needs_the_task(toy_bin, tmp_path):
     assert proc.returncode != 0 and "--task translation_intra_distillation" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_log_file_holds_each_record_once(toy_bin, tmp_path):
     # fairseq adds a handler for --log-file at every epoch; the plugin keeps it to one.
     log = tmp_path / "train.log"
@@ -305,6 +316,7 @@ def test_log_file_fix_wraps_fairseq_once():
     assert not getattr(installed.__wrapped__, "_intradistill_log_file_once", False)
 
 
+@pytest.mark.slow
 def test_help_lists_the_tools_and_each_tool_names_its_command():
     from fairseq_intradistill.__main__ import TOOLS
 
@@ -314,5 +326,24 @@ def test_help_lists_the_tools_and_each_tool_names_its_command():
         assert f"python -m {tool} " in out, tool
     with ThreadPoolExecutor(max_workers=2) as pool:  # every listed tool exists and has --help
         helps = dict(zip(TOOLS, pool.map(lambda tool: run([sys.executable, "-m", tool, "--help"]).stdout, TOOLS)))
-    for tool in TOOLS:  # each usage line says how to call the tool
+    for tool, text in TOOLS.items():  # each usage line says how to call the tool
         assert helps[tool].startswith(f"usage: python -m {tool} "), (tool, helps[tool][:200])
+        # a tool with subcommands: the list names exactly those its --help offers ("a | b: ...")
+        offered = re.search(r"(?<!\[)\{([a-z0-9_,-]+)\}\s+\.\.\.", helps[tool])
+        listed = text.split(":")[0].split(" | ") if " | " in text.split(":")[0] else None
+        assert listed == (offered.group(1).split(",") if offered else None), (tool, text)
+
+
+def test_the_tool_list_names_every_module_run_as_main():
+    """__main__'s list of tools cannot drift from the package: every module with a main guard is in it."""
+    from fairseq_intradistill.__main__ import TOOLS
+
+    package = REPO / "fairseq_intradistill"
+    entry_points = set()
+    for path in package.rglob("*.py"):
+        if path.name == "__main__.py" and path.parent != package:
+            entry_points.add(".".join(path.parent.relative_to(REPO).parts))
+        elif 'if __name__ == "__main__":' in path.read_text(encoding="utf-8") and path.name != "__main__.py":
+            entry_points.add(".".join(path.with_suffix("").relative_to(REPO).parts))
+    assert "fairseq_intradistill.hf.tiny" in entry_points and "fairseq_intradistill.analysis" in entry_points
+    assert set(TOOLS) == entry_points

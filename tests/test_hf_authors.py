@@ -23,6 +23,8 @@ import datasets  # noqa: E402
 import torch  # noqa: E402
 from conftest import REPO, run  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the Transformers recipes on tiny models
+
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
 WORDS = "the a cat dog sat ran on mat good bad movie is was red blue".split()
 TYDIQA_LANGUAGES = "english arabic bengali finnish indonesian korean russian swahili telugu".split()

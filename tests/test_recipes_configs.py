@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO, USER_DIR, cli, run
 
 # Runs in a fresh interpreter: fairseq's argument parsing needs the plugin registered, and an
@@ -108,6 +109,7 @@ def test_the_check_fails_when_a_yaml_and_the_recipe_disagree(toy_bin, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_hydra_train_runs_the_intra_config(toy_bin, tmp_path):
     save = tmp_path / "ckpt"
     save.mkdir()  # fairseq opens common.log_file before it creates the save folder

@@ -184,6 +184,7 @@ def test_wrong_or_missing_arguments_fail_clearly(script, args, message):
     assert message in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_run_all_prepares_the_data_as_the_authors(done):
     out = done["out"]
     data = out / "data" / "de-en"
@@ -214,6 +215,7 @@ def test_run_all_prepares_the_data_as_the_authors(done):
         assert (data / "bin" / f"{split}.de-en.de.bin").is_file()
 
 
+@pytest.mark.slow
 def test_run_all_trains_evaluates_and_summarises(done):
     out, proc = done["out"], done["proc"]
     for method in ("baseline", "intra"):
@@ -245,6 +247,7 @@ def test_run_all_trains_evaluates_and_summarises(done):
     assert {(r["method"], r["paper_bleu"]) for r in rows} == {("baseline", 33.07), ("intra", 36.10)}
 
 
+@pytest.mark.slow
 def test_second_run_skips_finished_steps(done, release):
     out = done["out"]
     ckpt = out / "runs" / "de-en" / "intra" / "checkpoint_best.pt"
@@ -265,6 +268,7 @@ def test_second_run_skips_finished_steps(done, release):
     assert ckpt.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_and_evaluate_force_redoes(done):
     out = done["out"]
     run_dir = out / "runs" / "de-en" / "intra"
@@ -284,6 +288,7 @@ def test_interrupted_training_resumes_and_evaluate_force_redoes(done):
     assert bleu.stat().st_mtime_ns > before and json.loads(bleu.read_text())["num_sentences"] == 15
 
 
+@pytest.mark.slow
 def test_train_force_starts_again(done):
     out = done["out"]
     run_dir = out / "runs" / "de-en" / "baseline"
@@ -294,6 +299,7 @@ def test_train_force_starts_again(done):
     assert updates_logged(run_dir / "train.log") == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_ablation_table_with_fixed_alpha(done):
     # One run keeps the suite short: the adaptive schedule is run_all's intra model (checked above).
     out = done["out"]
@@ -313,6 +319,7 @@ def test_ablation_table_with_fixed_alpha(done):
     assert rows[0]["tokens_per_second"] > 0 and rows[0]["updates"] == 3
 
 
+@pytest.mark.slow
 def test_prepare_force_redoes_the_pair(done, release):
     out = done["out"]
     stats = out / "data" / "de-en" / "raw" / "stats.json"
@@ -391,6 +398,7 @@ def test_empty_test_file_is_named(tmp_path):
     assert "IWSLT14.TED.tst2011.de-en.en.xml holds no <seg> line (empty split)" in err
 
 
+@pytest.mark.slow
 def test_bad_recipe_option_is_explained(done):
     proc = bash(
         "train.sh",
@@ -411,6 +419,7 @@ def test_bad_recipe_option_is_explained(done):
     assert not (done["out"] / "never" / "train.log").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
     ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
     bash(
@@ -433,6 +442,7 @@ def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
     assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
 
 
+@pytest.mark.slow
 def test_evaluate_decodes_the_validation_set(done, tmp_path):
     """--subset valid: the validation set against its own references, for choices made without the test set."""
     ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
@@ -461,6 +471,7 @@ def test_evaluate_decodes_the_validation_set(done, tmp_path):
     assert proc.returncode != 0 and "--subset must be test or valid (got 'dev')" in proc.stderr
 
 
+@pytest.mark.slow
 def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
     out = tmp_path / "small"
     proc = bash(

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from conftest import REPO, TINY_MODEL, run
 
 TRAIN = REPO / "scripts" / "common" / "train.sh"
@@ -77,6 +78,7 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
     assert "training on the CPU" not in proc.stderr and not (save / "train.log").exists()
 
 
+@pytest.mark.slow
 def test_without_a_recipe_the_method_defaults_come_first_and_later_options_win(toy_bin, toy_raw, tmp_path):
     # The quickstart's use: no --recipe, its own model and options after the method's defaults.
     save = tmp_path / "run"

@@ -20,6 +20,8 @@ from conftest import REPO, TINY_MODEL, run
 from test_recipes_iwslt14 import build_release
 from test_recipes_units import _write_run
 
+pytestmark = pytest.mark.slow  # prepares, trains and decodes a real corpus
+
 ARCHIVE = REPO.parent / "shared" / "data" / "l10n-fr-sv" / "2014-01.tgz"
 # From the corpus's README.md; data/corpora.py knows the corpus by it.
 ARCHIVE_SHA256 = "5dd3114a4e344d8cc04f2387410eaf9f08f27adc9ca6e55c3631978e3f0edc9f"
@@ -98,6 +100,9 @@ def test_prepares_the_subset_asked_for_from_the_real_corpus(done):
     ready = done["procs"]["prepare"].stderr
     assert "fr-en: ready" in ready and "corpus l10n-fr-sv" in ready
     assert f"training on a subset of {TRAIN_PAIRS} of those pairs" in ready
+    # It says what was binarised: the subset, and valid and test whole.
+    valid = len(lines(data / "raw" / "valid.en"))
+    assert f"binarised train {TRAIN_PAIRS}, valid {valid}, test {TEST_LINES} pairs; cleaned corpus {{" in ready, ready
 
 
 def test_the_text_is_real_software_messages(done):

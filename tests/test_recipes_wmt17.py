@@ -116,6 +116,7 @@ def test_help_and_argument_errors():
         assert proc.returncode != 0 and message in proc.stderr, (script, args, proc.stderr)
 
 
+@pytest.mark.slow
 def test_prepare_writes_cleaned_text_and_binaries(wmt):
     raw = wmt["out"] / "data" / "en-de" / "raw"
     stats = json.loads((raw / "stats.json").read_text())
@@ -138,6 +139,7 @@ def test_prepare_writes_cleaned_text_and_binaries(wmt):
         assert step in proc.stderr
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_intra(wmt):
     out = wmt["out"]
     proc = bash("train.sh", "--method", "intra", "--out", out, *TINY_MODEL, "--max-update", "2")

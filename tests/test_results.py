@@ -8,15 +8,17 @@ import hashlib
 import json
 import random
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, List
 
+import numpy as np
 import pytest
+import sacrebleu
 from conftest import REPO, TINY_MODEL, run
 from sacrebleu.metrics import BLEU
-from sacrebleu.significance import PairedTest
 
-from fairseq_intradistill import results
+from fairseq_intradistill import evaluation, results
 from fairseq_intradistill.analysis import jsonlog
 
 RESULTS = [sys.executable, "-m", "fairseq_intradistill.results"]
@@ -85,6 +87,7 @@ def _valid_times_by_hand(log: Path) -> List[tuple]:
 # ---------------------------------------------------------------------------------------------
 # the log reader, on real logs
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_duplicated_log_file_lines_count_once(trained, tmp_path):
     log_file = trained["exp"] / "intra" / "train.log"
     text = log_file.read_text(encoding="utf-8")
@@ -113,6 +116,7 @@ def test_duplicated_log_file_lines_count_once(trained, tmp_path):
     assert [(r.tag, r.values) for r in console.records] == [(r.tag, r.values) for r in log.records]
 
 
+@pytest.mark.slow
 def test_validation_is_timed_at_the_next_training_record(trained):
     log = jsonlog.read_log(trained["exp"] / "baseline" / "train.log")
     times = jsonlog.record_times(log)
@@ -194,38 +198,70 @@ def test_bleu_json_records_length_ratio_and_reference(toy_raw, tmp_path):
     assert record["reference_sha256"] == hashlib.sha256((toy_raw / "test.tgt").read_bytes()).hexdigest()
 
 
-def test_paired_bootstrap_is_sacrebleus(trained, toy_raw, tmp_path):
+def test_paired_bootstrap_matches_a_resampling_written_out_here(tmp_path, monkeypatch):
+    """A small case computed independently of sacreBLEU's PairedTest: the same resamples (numpy's
+    generator seeded 12345, as sacreBLEU draws them), corpus BLEU of each, and the test's
+    definitions of the mean, the 95% interval and the p-value."""
+    monkeypatch.delenv("SACREBLEU_SEED", raising=False)
+    rng = random.Random(0)
+    words = "the a cat dog sat ran on mat good bad house red blue big small tree".split()
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(5, 9))) for _ in range(20)]
+    (tmp_path / "ref.txt").write_text("".join(r + "\n" for r in refs), encoding="utf-8")
+    hyps = {}
+    for method, drop in (("baseline", 0.3), ("intra", 0.26)):
+        hyps[method] = [" ".join(w for w in r.split() if rng.random() >= drop) for r in refs]
+        folder = tmp_path / "exp" / method
+        folder.mkdir(parents=True)
+        (folder / "hyp-test.txt").write_text("".join(h + "\n" for h in hyps[method]), encoding="utf-8")
+        record = {**evaluation.score(hyps[method], refs), **evaluation.reference_record(tmp_path / "ref.txt")}
+        (folder / "bleu-test.json").write_text(json.dumps(record), encoding="utf-8")
+
+    samples = 200
+    resamples = np.random.default_rng(12345).choice(len(refs), size=(samples, len(refs)), replace=True)
+
+    def bleu(sentences, rows):
+        return sacrebleu.corpus_bleu([sentences[i] for i in rows], [[refs[i] for i in rows]]).score
+
+    full = {m: bleu(hyps[m], range(len(refs))) for m in hyps}
+    scores = {m: np.array([bleu(hyps[m], rows) for rows in resamples]) for m in hyps}
+
+    def mean_and_ci(values):  # the mean, and half the 2.5%..97.5% range of the sorted values
+        ordered, low = np.sort(values), samples // 40
+        return ordered.mean(), (ordered[samples - low - 1] - ordered[low]) / 2
+
+    # p: how often a resample's |difference|, centred on the resamples' mean, exceeds the real one (+1 smoothing)
+    differences = np.abs(scores["intra"] - scores["baseline"])
+    exceed = int(np.sum(differences - differences.mean() > abs(full["intra"] - full["baseline"])))
+    p_value = (exceed + 1) / (samples + 1)
+    assert 0.01 < p_value < 0.99 and full["intra"] > full["baseline"]  # a case that is neither clear-cut way
+
+    pair = results.paired_bootstrap(tmp_path / "exp", samples)
+    assert pair.p_value == pytest.approx(p_value, abs=1e-12)
+    assert (pair.baseline_bleu, pair.intra_bleu) == pytest.approx((full["baseline"], full["intra"]), abs=1e-9)
+    assert (pair.baseline_mean, pair.baseline_ci) == pytest.approx(mean_and_ci(scores["baseline"]), abs=1e-6)
+    assert (pair.intra_mean, pair.intra_ci) == pytest.approx(mean_and_ci(scores["intra"]), abs=1e-6)
+    assert pair.gain == pytest.approx(full["intra"] - full["baseline"], abs=1e-9)
+    assert (pair.ahead, pair.significant) == ("intra", p_value < 0.05)
+    assert (pair.samples, pair.seed) == (samples, "12345")
+
+
+@pytest.mark.slow
+def test_paired_bootstrap_command_reports_the_test(trained, toy_raw, tmp_path):
     exp = tmp_path / "exp"
-    hyps = {
-        m: _evaluate(exp / m, toy_raw / "test.tgt", drop, seed)
-        for m, drop, seed in (("baseline", 0.3, 1), ("intra", 0.25, 2))
-    }
-    for m in hyps:
+    for m, drop, seed in (("baseline", 0.3, 1), ("intra", 0.25, 2)):
+        _evaluate(exp / m, toy_raw / "test.tgt", drop, seed)
         (exp / m / "train.log").write_bytes((trained["exp"] / m / "train.log").read_bytes())
     proc = run([*RESULTS, exp, "--bootstrap-samples", "300", "--json", tmp_path / "r.json"])
-    test = PairedTest(
-        [("baseline", hyps["baseline"]), ("intra", hyps["intra"])],
-        {"BLEU": BLEU()},
-        [_references(toy_raw)],
-        test_type="bs",
-        n_samples=300,
-    )
-    signatures, scores = test()
-    base, intra = scores["BLEU"]
     (pair,) = json.loads((tmp_path / "r.json").read_text())["paired_bootstrap"]
-    assert pair["p_value"] == pytest.approx(intra.p_value, abs=1e-12)
-    assert (pair["baseline_mean"], pair["baseline_ci"]) == pytest.approx((base.mean, base.ci), abs=1e-9)
-    assert (pair["intra_mean"], pair["intra_ci"]) == pytest.approx((intra.mean, intra.ci), abs=1e-9)
-    assert pair["gain"] == pytest.approx(intra.score - base.score, abs=1e-9)
-    assert pair["ahead"] == ("intra" if intra.score > base.score else "baseline" if intra.score < base.score else "tie")
-    assert pair["significant"] == (pair["ahead"] != "tie" and intra.p_value < 0.05)
-    assert (pair["samples"], pair["seed"]) == (300, "12345")
-    assert pair["signature"] == signatures["BLEU"].format() and "bs:300|seed:12345" in pair["signature"]
+    expected = results.paired_bootstrap(exp, 300)  # checked above against an independent computation
+    assert pair == pytest.approx(asdict(expected), abs=1e-9)
+    assert pair["signature"].startswith("nrefs:1|bs:300|seed:12345|")
     # The printed table says the same, with the test's settings.
     assert "sacreBLEU, 300 resamples, seed 12345" in proc.stdout
+    base, intra = (expected.baseline_mean, expected.baseline_ci), (expected.intra_mean, expected.intra_ci)
     row = next(line for line in proc.stdout.split("\n") if line.startswith("exp ") and "±" in line)
-    assert f"{intra.p_value:.4f}" in row and f"{base.mean:.2f} ± {base.ci:.2f}" in row
-    assert f"{intra.mean:.2f} ± {intra.ci:.2f}" in row and f"{intra.score - base.score:+.2f}" in row
+    assert f"{expected.p_value:.4f}" in row and f"{base[0]:.2f} ± {base[1]:.2f}" in row
+    assert f"{intra[0]:.2f} ± {intra[1]:.2f}" in row and f"{expected.gain:+.2f}" in row
 
 
 def test_mismatched_or_missing_reference_is_an_error_naming_the_files(toy_raw, tmp_path):
@@ -306,6 +342,7 @@ def test_summary_across_seed_folders(toy_raw, tmp_path):
     ) in proc.stdout
 
 
+@pytest.mark.slow
 def test_equal_compute_on_real_logs(trained):
     exp = trained["exp"]
     proc = run([*RESULTS, exp, "--json", exp.parent / "r.json"])

@@ -193,10 +193,3 @@ def record_times(log: FairseqLog) -> Dict[int, float]:
             times[waiting] = offset + wall
         pending = []
     return times
-
-
-def training_seconds(log: FairseqLog) -> Optional[float]:
-    """The run's whole training time (validation included): the time of its last training record."""
-    times = record_times(log)
-    training = [times[i] for i, r in enumerate(log.records) if i in times and r.tag in TRAINING_TAGS]
-    return training[-1] if training else None

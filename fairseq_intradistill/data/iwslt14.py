@@ -48,12 +48,12 @@ from fairseq_intradistill.data.archives import (
     ArchiveError,
     decode,
     download,
+    file_hash,
     find_member,
     member_names,
     open_tar,
     read_member,
     read_to_end,
-    sha256sum,
     verify_archive,
 )
 from fairseq_intradistill.textio import read_lines
@@ -153,7 +153,7 @@ def source_file(orig: Path, lang: str) -> Path:
 
 def source_record(archive: Path) -> Dict[str, str]:
     """The release a pair is unpacked from: its path, sha256 and the corpus that sha256 names."""
-    digest = sha256sum(archive)
+    digest = file_hash(archive)
     return {"release": str(Path(archive).resolve()), "release_sha256": digest, "corpus": corpora.identify(digest)}
 
 

@@ -155,7 +155,11 @@ for lang in $langs; do
     touch "$data/bin/done"
   fi
   corpus="$(python -m fairseq_intradistill.data.iwslt14 corpus --orig "$out/orig" --langs "$lang")"
+  # What fairseq-preprocess binarised (the subset, with --train-pairs), then the cleaned corpus.
+  binarised="train $(($(wc -l < "$data/spm/train.en"))), valid $(($(wc -l < "$data/spm/valid.en")))"
+  binarised+=", test $(($(wc -l < "$data/spm/test.en")))"
   subset_note=""  # stats.json counts the cleaned corpus, before any subset (issue 15)
   [ "$train_pairs" -eq 0 ] || subset_note="; training on a subset of $train_pairs of those pairs"
-  log "$pair: ready in $data/bin (corpus ${corpus:-unrecorded}; $(tr -d '\n ' < "$data/raw/stats.json")$subset_note)"
+  log "$pair: ready in $data/bin (corpus ${corpus:-unrecorded}; binarised $binarised pairs;" \
+    "cleaned corpus $(tr -d '\n ' < "$data/raw/stats.json")$subset_note)"
 done
