@@ -6,7 +6,8 @@
 * ``prune``: BLEU (a GLUE model: the task's metric) after zeroing the least-sensitive
   fraction of the parameters.
 * ``compare``: overlays and a table from several ``sensitivity``/``prune`` output folders.
-* ``curves``: training curves (loss, intra-distillation loss, alpha) from fairseq JSON logs.
+* ``curves``: training curves (loss, its cross-entropy part, intra-distillation loss, alpha) from fairseq JSON logs.
+* ``length``: entropy and end-of-sentence probability by distance to the reference's end (teacher forcing).
 
 Logs are read by :mod:`.jsonlog`, the one reader of fairseq JSON logs (also used by
 ``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only); loading, batching
