@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ except ImportError:  # fairseq 0.12.2
 
 __all__ = [
     "metrics",
+    "install",
     "allow_legacy_checkpoint_globals",
     "to_portable",
     "install_portable_checkpoint_writer",
@@ -48,10 +50,12 @@ def _numpy_globals() -> list:
     return [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.int64)), type(np.dtype(np.float64))]
 
 
-def allow_legacy_checkpoint_globals() -> None:
+def allow_legacy_checkpoint_globals() -> bool:
     """Let ``torch.load(weights_only=True)`` read checkpoints written by stock fairseq."""
-    if hasattr(torch.serialization, "add_safe_globals"):  # torch >= 2.4
-        torch.serialization.add_safe_globals([argparse.Namespace] + _numpy_globals())
+    if not hasattr(torch.serialization, "add_safe_globals"):  # torch < 2.4 loads them anyway
+        return False
+    torch.serialization.add_safe_globals([argparse.Namespace] + _numpy_globals())
+    return True
 
 
 def to_portable(obj: Any) -> Any:
@@ -77,13 +81,13 @@ def to_portable(obj: Any) -> Any:
     return obj
 
 
-def install_portable_checkpoint_writer() -> None:
+def install_portable_checkpoint_writer() -> bool:
     """Make fairseq's checkpoint writer save portable objects (idempotent)."""
     from fairseq import checkpoint_utils
 
     save = checkpoint_utils.torch_persistent_save
     if getattr(save, "_intradistill_portable", False):
-        return
+        return True
 
     @functools.wraps(save)
     def portable_save(obj, filename, *args, **kwargs):
@@ -91,9 +95,10 @@ def install_portable_checkpoint_writer() -> None:
 
     portable_save._intradistill_portable = True  # type: ignore[attr-defined]
     checkpoint_utils.torch_persistent_save = portable_save
+    return True
 
 
-def allow_cpu_pytorch_ddp() -> None:
+def allow_cpu_pytorch_ddp() -> bool:
     """Let ``--ddp-backend c10d``/``pytorch_ddp`` wrap a CPU model (idempotent).
 
     fairseq always passes ``device_ids=[device_id]`` to ``DistributedDataParallel``, which
@@ -103,7 +108,7 @@ def allow_cpu_pytorch_ddp() -> None:
 
     ddp = distributed_fairseq_model.DistributedDataParallel
     if getattr(ddp, "_intradistill_cpu_safe", False):
-        return
+        return True
 
     class CpuSafeDistributedDataParallel(ddp):
         _intradistill_cpu_safe = True
@@ -114,9 +119,10 @@ def allow_cpu_pytorch_ddp() -> None:
             super().__init__(module, device_ids=device_ids, output_device=output_device, **kwargs)
 
     distributed_fairseq_model.DistributedDataParallel = CpuSafeDistributedDataParallel
+    return True
 
 
-def allow_bf16_without_tpu() -> None:
+def allow_bf16_without_tpu() -> bool:
     """Let ``--bf16`` train on a GPU or CPU (idempotent).
 
     fairseq's argument parser makes ``--bf16`` imply ``--tpu`` (a TPU-era shortcut), and its
@@ -125,14 +131,15 @@ def allow_bf16_without_tpu() -> None:
     what it says: the model and optimizer run in bfloat16 on the CUDA device or the CPU.
     """
     import importlib.util
-    import logging
 
     from fairseq import trainer as trainer_module
     from omegaconf import open_dict
 
     trainer_cls = trainer_module.Trainer
-    if getattr(trainer_cls, "_intradistill_bf16", False) or importlib.util.find_spec("torch_xla") is not None:
-        return
+    if getattr(trainer_cls, "_intradistill_bf16", False):
+        return True
+    if importlib.util.find_spec("torch_xla") is not None:  # --bf16 --tpu can work as fairseq means it
+        return False
     init = trainer_cls.__init__
 
     @functools.wraps(init)
@@ -146,9 +153,10 @@ def allow_bf16_without_tpu() -> None:
 
     trainer_cls.__init__ = __init__
     trainer_cls._intradistill_bf16 = True
+    return True
 
 
-def log_file_once() -> None:
+def log_file_once() -> bool:
     """Let ``--log-file`` record every line once (idempotent).
 
     fairseq's ``progress_bar()`` adds a new ``logging.FileHandler`` for ``log_file`` to its
@@ -157,14 +165,13 @@ def log_file_once() -> None:
     Here a call whose file already has a handler on that logger does not add another.
     """
     import inspect
-    import logging
     import os
 
     from fairseq.logging import progress_bar as progress_bar_module
 
     make_bar = progress_bar_module.progress_bar
     if getattr(make_bar, "_intradistill_log_file_once", False):
-        return
+        return True
     signature = inspect.signature(make_bar)
 
     @functools.wraps(make_bar)
@@ -180,3 +187,29 @@ def log_file_once() -> None:
 
     progress_bar._intradistill_log_file_once = True  # type: ignore[attr-defined]
     progress_bar_module.progress_bar = progress_bar
+    return True
+
+
+# Every patch, by the name the log line gives it.  Each returns whether it is active.
+PATCHES: Tuple[Tuple[str, Callable[[], bool]], ...] = (
+    ("legacy checkpoint globals", allow_legacy_checkpoint_globals),
+    ("portable checkpoint writer", install_portable_checkpoint_writer),
+    ("CPU pytorch_ddp", allow_cpu_pytorch_ddp),
+    ("bf16 without TPU", allow_bf16_without_tpu),
+    ("log file once", log_file_once),
+)
+_installed: List[str] = []
+
+
+def install() -> List[str]:
+    """Apply every patch and log, once per process, which are active.
+
+    The patches change fairseq for every run that loads the plugin, baseline runs included,
+    so the log says so.
+    """
+    if not _installed:
+        _installed.extend(name for name, patch in PATCHES if patch())
+        logging.getLogger(__name__).info(
+            "fairseq patched by fairseq_intradistill.compat: %s", ", ".join(_installed) or "nothing"
+        )
+    return list(_installed)

@@ -217,7 +217,7 @@ def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
 
 @pytest.mark.slow
 def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
-    train(
+    proc = train(
         toy_bin,
         tmp_path,
         "--user-dir",
@@ -229,6 +229,10 @@ def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
         "--max-update",
         "2",
     )
+    # The plugin patches fairseq for the baseline too, and says so once, naming the patches.
+    log = proc.stdout + proc.stderr
+    assert log.count("fairseq patched by fairseq_intradistill.compat:") == 1, log[-3000:]
+    assert "portable checkpoint writer" in log and "log file once" in log
     code = WITHOUT_PLUGIN.replace(
         "import runpy", "import torch\ntorch.load(sys.argv[1], weights_only=True)\nraise SystemExit(0)"
     )
