@@ -10,10 +10,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError
-from fairseq_intradistill.analysis.arguments import device_of
 from fairseq_intradistill.analysis.stats import SensitivityAccumulator, scored_parameters
 
-__all__ = ["AnalysisError", "check_inputs", "device_of", "load", "compute_sensitivity", "decode"]
+__all__ = ["AnalysisError", "check_inputs", "load", "compute_sensitivity", "decode"]
 
 
 def check_inputs(data: Path, path: Path) -> None:
