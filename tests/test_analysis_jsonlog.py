@@ -68,3 +68,19 @@ def test_lines_are_split_on_newline_only_and_bad_lines_are_reported(tmp_path, ca
     assert [r.values for r in parsed.records] == [good]
     assert [n for n, _ in parsed.bad_lines] == [2]
     assert f"{log}: skipped 1 unreadable record line(s): line 2" in caplog.text
+
+
+def test_the_forms_our_scripts_and_tests_write_are_read_and_no_other():
+    record = {"epoch": 1, "loss": "3.5", "num_updates": "5", "wall": "2"}
+    payload = json.dumps(record)
+    text = "\n".join(
+        [
+            payload,  # train.sh's --log-file (train.log)
+            f"2024-01-01 12:00:00 | INFO | valid | {json.dumps({'epoch': 1, 'valid_loss': '3.1'})}",  # console
+            f"INFO:train:{json.dumps({'epoch': 1, 'train_loss': '3.2'})}",  # Python's logging (in-process)
+            f"[2024-01-01 12:00:00,000][train_inner][INFO] - {json.dumps({'epoch': 2, 'loss': '1'})}",  # hydra's
+        ]
+    )
+    log = jsonlog.parse(text)
+    assert [(r.tag, r.line) for r in log.records] == [("train_inner", 1), ("valid", 2), ("train", 3)]
+    assert log.records[0].values == record and not log.bad_lines
