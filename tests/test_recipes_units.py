@@ -287,3 +287,14 @@ def test_a_pair_prepared_before_the_record_counts_as_all_pairs(tmp_path):
     assert not (pair / "subset").exists() and not (pair / "preparation.json").exists()
     assert iwslt14.select_training(pair, "de", None, 1, 12000) == "kept"
     assert json.loads((pair / "preparation.json").read_text())["train_pairs"] is None
+
+
+def test_the_paper_languages_come_from_one_place():
+    """prepare.sh and run_all.sh take their default --langs from here, not from a list of their own."""
+    from fairseq_intradistill.data.corpora import PAPER_IWSLT14_LANGS
+
+    out = run([sys.executable, "-m", "fairseq_intradistill.data.iwslt14", "langs"]).stdout
+    assert out.split() == list(PAPER_IWSLT14_LANGS) == "ar de es fa he it nl pl".split()
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    for script in scripts.rglob("*.sh"):
+        assert "ar de es fa he it nl pl" not in script.read_text(encoding="utf-8"), script
