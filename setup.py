@@ -30,6 +30,8 @@ setup(
         "sacrebleu>=2.0",
         "sentencepiece>=0.1.99",
         "sacremoses>=0.0.53",
+        # progress bars of the data preparation and the analysis (fairseq requires it too)
+        "tqdm>=4.61",
         "numpy",
     ],
     extras_require={

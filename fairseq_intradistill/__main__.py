@@ -18,7 +18,7 @@ TOOLS: Dict[str, str] = {
     "fairseq_intradistill.bench": "cost of a training step for each K and pass mode, and of the divergence",
     "fairseq_intradistill.evaluation": "sacreBLEU of fairseq-generate output, in sentence order",
     "fairseq_intradistill.data.iwslt14": (
-        "fetch | unpack | raw | select | corpus: the IWSLT'14 xx-en corpora, as the authors made them"
+        "fetch | unpack | raw | select | corpus | langs: the IWSLT'14 xx-en corpora, as the authors made them"
     ),
     "fairseq_intradistill.data.wmt17": "fetch | raw | compound-bleu: the WMT'17 en-de corpora; tokenised BLEU",
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from fairseq_intradistill.tables import Column, aligned
+
 PEAK_NOTE = "GPU: max_memory_allocated; CPU: peak RSS above the RSS after set-up"
 
 
@@ -255,21 +257,36 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict]:
 
 
 def format_table(rows: List[Dict]) -> str:
-    lines = [
-        f"{'what':<22} {'K':>2} {'mode':<10} {'step ms':>9} {'tokens/s':>10} {'peak MiB':>9} "
-        f"{'x baseline':>10} {'bound K':>7}"
+    columns = [
+        Column("what", 22, "<"),
+        Column("K", 2),
+        Column("mode", 10, "<"),
+        Column("step ms", 9),
+        Column("tokens/s", 10),
+        Column("peak MiB", 9),
+        Column("x baseline", 10),
+        Column("bound K", 7),
     ]
-    lines.append("-" * len(lines[0]))
+    lines = []
     for r in rows:
+        cells = [
+            r["method"],
+            str(r["passes"]),
+            r["mode"],
+            f"{r['seconds'] * 1e3:.1f}",
+            f"{r['tokens_per_second']:.0f}",
+            f"{r['peak_mib']:.1f}",
+        ]
         ratio = r.get("ratio_to_baseline")
-        extra = f"{ratio:>10.2f} {r['passes']:>7d}" if ratio is not None else ""
         if r["kind"] == "divergence" and r.get("peak_vs_plain") is not None:
-            extra = f"{'mem ' + format(r['peak_vs_plain'], '.0%') + ' of plain':>18}"
-        lines.append(
-            f"{r['method']:<22} {r['passes']:>2} {r['mode']:<10} {r['seconds'] * 1e3:>9.1f} "
-            f"{r['tokens_per_second']:>10.0f} {r['peak_mib']:>9.1f} {extra}"
-        )
-    return "\n".join(lines)
+            # One note across the last two columns (a short row's last cell spans them).
+            cells.append(f"mem {r['peak_vs_plain']:.0%} of plain")
+        elif ratio is not None:
+            cells += [f"{ratio:.2f}", str(r["passes"])]
+        else:
+            cells.append("")  # nothing to compare with: the last two columns stay empty
+        lines.append(cells)
+    return "\n".join(aligned(columns, lines))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -1,10 +1,11 @@
 """Shared fixtures: a tiny binarised corpus made by the tests, and helpers to run the real CLIs."""
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import pytest
 
@@ -178,3 +179,70 @@ def json_records(text: str, tag: str) -> List[dict]:
     from fairseq_intradistill.analysis.jsonlog import parse
 
     return [record.values for record in parse(text, "<test output>").tagged(tag)]
+
+
+@pytest.fixture(scope="session")
+def trained(toy_bin, tmp_path_factory) -> Dict[str, object]:
+    """A baseline and an intra run of 2 epochs of 25 updates (24 of the 600 sentences per batch),
+    validated every 10 updates and at each epoch's end: real train.sh logs and consoles for the
+    log reader and the results (test_analysis_jsonlog.py, test_results_*.py)."""
+    exp = tmp_path_factory.mktemp("results") / "exp"
+    consoles = {}
+    for method in ("baseline", "intra"):
+        proc = run(
+            [
+                "bash",
+                REPO / "scripts/common/train.sh",
+                "--data",
+                toy_bin,
+                "--method",
+                method,
+                "--save-dir",
+                exp / method,
+                *TINY_MODEL,
+                "--label-smoothing",
+                "0.1",
+                "--max-tokens",
+                "100000",
+                "--batch-size",
+                "24",
+                "--max-update",
+                "50",
+                "--log-interval",
+                "5",
+                "--validate-interval-updates",
+                "10",
+                "--no-save",
+            ]
+        )
+        consoles[method] = proc.stdout + proc.stderr
+    return {"exp": exp, "consoles": consoles}
+
+
+def evaluate_hypotheses(run_dir: Path, references: Path, drop: float, seed: int) -> List[str]:
+    """Hypotheses that drop a share of each reference's words, scored by the evaluation CLI."""
+    rng = random.Random(seed)
+    refs = references.read_text(encoding="utf-8").split("\n")[:-1]
+    hyps = [" ".join(w for w in r.split() if rng.random() >= drop) for r in refs]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # fairseq-generate's output, in batch order (reversed here), as evaluate.sh hands it over.
+    (run_dir / "generate-test.txt").write_text(
+        "".join(f"S-{i}\tx\nH-{i}\t-0.5\t{h}\nD-{i}\t-0.5\t{h}\n" for i, h in reversed(list(enumerate(hyps)))),
+        encoding="utf-8",
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.evaluation",
+            "--generate-output",
+            run_dir / "generate-test.txt",
+            "--reference",
+            references,
+            "--hypotheses",
+            run_dir / "hyp-test.txt",
+            "--out",
+            run_dir / "bleu-test.json",
+        ]
+    )
+    return hyps

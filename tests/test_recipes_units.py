@@ -1,7 +1,6 @@
-"""The recipes' Python pieces: cleaning, splitting, batch plans, flags, the results table, checksums."""
+"""The recipes' Python pieces: cleaning, splitting, batch plans, flags, checksums."""
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -164,67 +163,6 @@ def test_compound_split_and_bleu():
     assert perfect["bleu"] == 100.0 and perfect["num_sentences"] == 1
 
 
-def _write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0) -> None:
-    folder.mkdir(parents=True)
-    record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
-    (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
-    (folder / "bleu-test.json").write_text(
-        json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a", "length_ratio": 0.5 + bleu / 100})
-    )
-
-
-def test_results_table_per_pair_beside_the_paper(tmp_path):
-    for pair, base, intra in (("de-en", 30.0, 32.5), ("nl-en", 28.0, 29.0)):
-        exp = tmp_path / pair
-        _write_run(exp / "baseline", base)
-        _write_run(exp / "intra", intra, wall=60.0)
-        (exp / "experiment.json").write_text(json.dumps({"benchmark": "iwslt14", "pair": pair}))
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "fairseq_intradistill.results",
-            tmp_path / "de-en",
-            tmp_path / "nl-en",
-            "--json",
-            tmp_path / "rows.json",
-            "--no-significance",
-        ]
-    )
-    lines = proc.stdout.splitlines()
-    de = next(line for line in lines if line.startswith("iwslt14    de-en")).split()
-    nl = next(line for line in lines if line.startswith("iwslt14    nl-en")).split()
-    assert de[2:] == ["30.00", "0.800", "32.50", "0.825", "+2.50", "33.07", "36.10", "+3.03"]
-    assert nl[2:] == ["28.00", "0.780", "29.00", "0.790", "+1.00", "n/a", "n/a", "n/a"]
-    assert "iwslt14 mean gain over 2 pair(s): +1.75 (paper, 8 pairs: +3.54)" in proc.stdout
-    assert "n/a = the paper's number for this pair is not in our sources" in proc.stdout
-    assert re.search(r"^de-en\s+intra\s+32\.50\s+0\.825\s+10\s+60\s+\d+\s+3\.00x$", proc.stdout, re.M)
-    rows = json.loads((tmp_path / "rows.json").read_text())["runs"]
-    assert [(r["pair"], r["method"], r["paper_bleu"]) for r in rows] == [
-        ("de-en", "baseline", 33.07),
-        ("de-en", "intra", 36.10),
-        ("nl-en", "baseline", None),
-        ("nl-en", "intra", None),
-    ]
-
-
-def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
-    _write_run(tmp_path / "quick" / "baseline", 12.0)
-    out = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "quick"]).stdout
-    assert out.splitlines()[0].split() == [
-        "experiment",
-        "method",
-        "BLEU",
-        "ratio",
-        "updates",
-        "time",
-        "s",
-        "tokens/s",
-        "cost",
-    ]
-    assert "paper" not in out and "n/a" not in out
-
-
 def test_small_preset_flags_and_schedule_horizon():
     from fairseq_intradistill.schedule import adaptive_alpha
 
@@ -349,3 +287,14 @@ def test_a_pair_prepared_before_the_record_counts_as_all_pairs(tmp_path):
     assert not (pair / "subset").exists() and not (pair / "preparation.json").exists()
     assert iwslt14.select_training(pair, "de", None, 1, 12000) == "kept"
     assert json.loads((pair / "preparation.json").read_text())["train_pairs"] is None
+
+
+def test_the_paper_languages_come_from_one_place():
+    """prepare.sh and run_all.sh take their default --langs from here, not from a list of their own."""
+    from fairseq_intradistill.data.corpora import PAPER_IWSLT14_LANGS
+
+    out = run([sys.executable, "-m", "fairseq_intradistill.data.iwslt14", "langs"]).stdout
+    assert out.split() == list(PAPER_IWSLT14_LANGS) == "ar de es fa he it nl pl".split()
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    for script in scripts.rglob("*.sh"):
+        assert "ar de es fa he it nl pl" not in script.read_text(encoding="utf-8"), script

@@ -10,9 +10,11 @@
 * ``length``: entropy and end-of-sentence probability by distance to the reference's end (teacher forcing).
 
 Logs are read by :mod:`.jsonlog`, the one reader of fairseq JSON logs (also used by
-``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only); loading, batching
-and the loss in :mod:`.fairseq_io` (fairseq, imported only when a checkpoint is loaded) and
-:mod:`.hf_io` (Transformers, only for a model folder); matplotlib only when a plot is drawn.
+``fairseq_intradistill.results`` and the tests).  The math lives in :mod:`.stats` (torch/numpy only).
+``sensitivity`` and ``prune`` read a model through one interface, :class:`.backend.Backend` (load,
+score a subset's sensitivity, evaluate), implemented by :mod:`.fairseq_io` (fairseq, imported only
+when a checkpoint is loaded) and :mod:`.hf_io` (Transformers, only for a model folder); matplotlib
+only when a plot is drawn.
 """
 
 

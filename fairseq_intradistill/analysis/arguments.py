@@ -4,24 +4,24 @@ Both commands read either kind of model, told apart by ``--path`` (:func:`model_
 fairseq checkpoint (a file) with its binarised data, or a Transformers model folder
 (``save_pretrained``, with ``config.json``) with a GLUE task's local data.  Options that only
 one kind understands default to None here, so that giving one to the other kind is an error
-naming it, and get their documented defaults in :func:`resolve_kind_options`.
+naming it, and get their documented defaults in :func:`backend_for`, which returns the
+:class:`.backend.Backend` the commands read the model through.
 """
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Type
 
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError
+from fairseq_intradistill.analysis.backend import FAIRSEQ, TRANSFORMERS, Backend
+from fairseq_intradistill.analysis.fairseq_io import FairseqBackend
+from fairseq_intradistill.analysis.hf_io import TransformersBackend
 from fairseq_intradistill.analysis.stats import MODES
 
-FAIRSEQ = "fairseq"
-TRANSFORMERS = "transformers"
-
-# option dest -> default, for the options of one kind only (sensitivity and prune).
-FAIRSEQ_ONLY: Dict[str, Any] = {"max_tokens": 4096}
-TRANSFORMERS_ONLY: Dict[str, Any] = {"glue_task": None, "batch_size": 32, "max_length": 128}
+# Both import neither fairseq nor Transformers until a model is loaded.
+BACKENDS: Dict[str, Type[Backend]] = {FAIRSEQ: FairseqBackend, TRANSFORMERS: TransformersBackend}
 
 
 def checkpoint_parent() -> argparse.ArgumentParser:
@@ -87,43 +87,36 @@ def model_kind(path: Path) -> str:
     return FAIRSEQ
 
 
-def resolve_kind_options(
-    args: argparse.Namespace, fairseq_only: Dict[str, Any], transformers_only: Dict[str, Any]
-) -> str:
-    """Set ``args.kind``; reject the other kind's options by name, fill in this kind's defaults."""
+def backend_for(args: argparse.Namespace, extra: Optional[Dict[str, Dict[str, Any]]] = None) -> Backend:
+    """The backend of ``--path``'s kind; sets ``args.kind``, rejects the other kind's options by name
+    and fills in this kind's defaults.
+
+    ``extra`` maps a kind to a command's own options of that kind only (dest -> default), e.g.
+    prune's BLEU options for fairseq.
+    """
+    extra = extra or {}
     kind = model_kind(args.path)
-    mine, theirs = (fairseq_only, transformers_only) if kind == FAIRSEQ else (transformers_only, fairseq_only)
-    described = "a fairseq checkpoint" if kind == FAIRSEQ else "a Transformers model folder"
-    for dest in theirs:
-        if getattr(args, dest, None) is not None:
-            raise AnalysisError(f"--{dest.replace('_', '-')} does not apply to {described} (--path {args.path})")
-    for dest, default in mine.items():
+    backend = BACKENDS[kind]
+    for other in BACKENDS.values():
+        if other is backend:
+            continue
+        for dest in {**other.options, **extra.get(other.kind, {})}:
+            if getattr(args, dest, None) is not None:
+                raise AnalysisError(
+                    f"--{dest.replace('_', '-')} does not apply to {backend.described} (--path {args.path})"
+                )
+    for dest, default in {**backend.options, **extra.get(kind, {})}.items():
         if getattr(args, dest, None) is None:
             setattr(args, dest, default)
     args.kind = kind
-    return kind
+    return backend(args)
 
 
-def check_checkpoint_arguments(args: argparse.Namespace) -> None:
-    """The checks of :func:`checkpoint_parent`'s arguments, before fairseq or Transformers is imported.
-
-    Call :func:`resolve_kind_options` first.
-    """
+def check_checkpoint_arguments(args: argparse.Namespace, backend: Backend) -> None:
+    """The checks of :func:`checkpoint_parent`'s arguments, before fairseq or Transformers is imported."""
     if args.max_batches is not None and args.max_batches < 1:
         raise AnalysisError(f"--max-batches must be >= 1 (got {args.max_batches})")
-    if args.kind == TRANSFORMERS:
-        from fairseq_intradistill.analysis.hf_io import check_inputs as check_transformers_inputs
-
-        for option in ("batch_size", "max_length"):
-            if getattr(args, option) < 1:
-                raise AnalysisError(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(args, option)})")
-        check_transformers_inputs(args.data, args.path, args.glue_task)
-        return
-    from fairseq_intradistill.analysis.fairseq_io import check_inputs
-
-    if args.max_tokens < 1:
-        raise AnalysisError(f"--max-tokens must be >= 1 (got {args.max_tokens})")
-    check_inputs(args.data, args.path)
+    backend.check_inputs()
 
 
 def device_of(cpu: bool) -> torch.device:

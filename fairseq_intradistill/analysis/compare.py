@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from fairseq_intradistill.analysis import AnalysisError, plotting
+from fairseq_intradistill.tables import markdown
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,8 +139,7 @@ def _cell(value: Optional[Any]) -> str:
 def markdown_table(rows: List[Dict[str, Any]], metric: str = "bleu") -> str:
     """The rows as a Markdown table; ``metric`` names the pruning columns."""
     columns = _columns(rows)
-    lines = ["| " + " | ".join(_heading(c, metric) for c in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    lines = markdown([_heading(c, metric) for c in columns], [[_cell(row.get(c)) for c in columns] for row in rows])
     return "\n".join(lines) + "\n"
 
 

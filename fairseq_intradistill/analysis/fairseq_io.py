@@ -1,19 +1,21 @@
-"""The fairseq side of the analysis: load a checkpoint, iterate a subset, score, decode.
+"""The fairseq side of the analysis: load a checkpoint, iterate a subset, score, decode;
+:class:`FairseqBackend` puts them behind :class:`.backend.Backend`.
 
 Kept apart from :mod:`.stats` so that the math is testable on bare tensors and the
 commands that need no model (``compare``, ``curves``) start without importing fairseq.
 """
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError
-from fairseq_intradistill.analysis.arguments import device_of
+from fairseq_intradistill.analysis.backend import FAIRSEQ, Backend
 from fairseq_intradistill.analysis.stats import SensitivityAccumulator, scored_parameters
+from fairseq_intradistill.textio import read_lines
 
-__all__ = ["AnalysisError", "check_inputs", "device_of", "load", "compute_sensitivity", "decode"]
+__all__ = ["AnalysisError", "FairseqBackend", "check_inputs", "load", "compute_sensitivity", "decode"]
 
 
 def check_inputs(data: Path, path: Path) -> None:
@@ -166,3 +168,95 @@ def decode(
     if missing:
         raise AnalysisError(f"subset {subset!r}: {len(missing)} of {n} sentences were not decoded")
     return [hyps[i] for i in range(n)], [refs[i] for i in range(n)]
+
+
+class FairseqBackend(Backend):
+    """A fairseq translation checkpoint and its binarised data: L is the references' NLL per target
+    token; a subset is evaluated by decoding it as ``scripts/common/evaluate.sh`` does and scoring
+    the hypotheses with sacreBLEU (against ``--reference`` if given, else the binarised targets)."""
+
+    kind = FAIRSEQ
+    described = "a fairseq checkpoint"
+    options: Dict[str, Any] = {"max_tokens": 4096}
+    unit = "tokens"
+
+    def __init__(self, args: Any) -> None:
+        super().__init__(args)
+        self.task: Any = None
+        self.references: Optional[List[str]] = None
+        self.signature: Optional[str] = None  # sacreBLEU's, of the last evaluation
+
+    def check_inputs(self) -> None:
+        if self.args.max_tokens < 1:
+            raise AnalysisError(f"--max-tokens must be >= 1 (got {self.args.max_tokens})")
+        check_inputs(self.args.data, self.args.path)
+
+    def default_subset(self) -> str:
+        return "valid"
+
+    def check_subset(self, subset: str, option: str) -> None:
+        """Nothing to check before loading: a subset is a file of DATA, and a missing one fails at load, named."""
+
+    @property
+    def metric(self) -> str:
+        return "bleu"
+
+    def load(self, subsets: Sequence[str], device: torch.device) -> torch.nn.Module:
+        first, *others = list(dict.fromkeys(subsets))
+        self.model, self.task, _ = load(self.args.data, self.args.path, first, device)
+        for subset in others:
+            try:
+                self.task.load_dataset(subset)
+            except FileNotFoundError as e:
+                raise AnalysisError(f"DATA {self.args.data}: subset {subset!r} not found ({e})") from e
+        reference = getattr(self.args, "reference", None)  # prune's raw references of --subset
+        if reference is not None:
+            self.references = read_lines(reference)  # \n only, as evaluation.py reads references
+            size = len(self.task.dataset(self.args.subset))
+            if len(self.references) != size:
+                raise AnalysisError(
+                    f"--reference {reference} has {len(self.references)} lines, "
+                    f"subset {self.args.subset!r} {size} sentences"
+                )
+        return self.model
+
+    def sensitivity(self, subset: str) -> Tuple[SensitivityAccumulator, Dict[str, Any]]:
+        return compute_sensitivity(
+            self.model,
+            self.task,
+            subset,
+            max_batches=self.args.max_batches,
+            max_tokens=self.args.max_tokens,
+            mode=self.args.mode,
+            exclude_embeddings=self.args.exclude_embeddings,
+            progress=not self.args.no_progress,
+        )
+
+    def evaluate(self, subset: str, desc: str) -> Dict[str, float]:
+        from fairseq_intradistill.evaluation import score
+
+        hyps, refs = decode(
+            self.model,
+            self.task,
+            subset,
+            beam=self.args.beam,
+            lenpen=self.args.lenpen,
+            max_tokens=self.args.max_tokens,
+            remove_bpe=self.args.remove_bpe,
+            progress=not self.args.no_progress,
+            desc=desc,
+        )
+        result = score(hyps, self.references if self.references is not None else refs, lowercase=self.args.lowercase)
+        self.signature = result["signature"]
+        return {"bleu": result["bleu"], "length_ratio": result["length_ratio"]}
+
+    def shown(self, scores: Dict[str, float]) -> str:
+        return f"BLEU {scores['bleu']:.2f}, length ratio {scores['length_ratio']:.3f}"
+
+    def prune_record(self) -> Dict[str, Any]:
+        return {
+            "reference": str(self.args.reference) if self.args.reference else "binarised targets",
+            "beam": self.args.beam,
+            "lenpen": self.args.lenpen,
+            "signature": self.signature,
+        }

@@ -6,6 +6,7 @@ recipe's own code (:func:`fairseq_intradistill.hf.glue.load_glue` and ``encode_s
 loss is the model's own task loss (cross-entropy, or mean squared error for STS-B) and the
 metric the recipe's (:func:`~fairseq_intradistill.hf.glue.glue_metrics`).  The accumulation
 and the statistics are :mod:`.stats`'s, as for fairseq.  fairseq is not imported.
+:class:`TransformersBackend` puts them behind :class:`.backend.Backend`.
 """
 
 from pathlib import Path
@@ -15,9 +16,11 @@ import numpy as np
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError
+from fairseq_intradistill.analysis.backend import TRANSFORMERS, Backend
 from fairseq_intradistill.analysis.stats import SensitivityAccumulator, scored_parameters
 
 __all__ = [
+    "TransformersBackend",
     "check_inputs",
     "splits_of",
     "default_subset",
@@ -209,3 +212,85 @@ def evaluate(
             labels.append(batch.pop("labels").numpy())
             logits.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy())
     return _glue().glue_metrics(task, np.concatenate(logits), np.concatenate(labels))
+
+
+class TransformersBackend(Backend):
+    """A GLUE sequence classifier folder and the task's local data (``--glue-task``): L is the model's
+    own task loss per example; a subset is evaluated with the recipe's metrics of the task."""
+
+    kind = TRANSFORMERS
+    described = "a Transformers model folder"
+    options: Dict[str, Any] = {"glue_task": None, "batch_size": 32, "max_length": 128}
+    unit = "examples"
+
+    def __init__(self, args: Any) -> None:
+        super().__init__(args)
+        self.data: Dict[str, Any] = {}
+        self.collator: Any = None
+
+    def check_inputs(self) -> None:
+        for option in ("batch_size", "max_length"):
+            if getattr(self.args, option) < 1:
+                raise AnalysisError(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(self.args, option)})")
+        check_inputs(self.args.data, self.args.path, self.args.glue_task)
+
+    def default_subset(self) -> str:
+        return default_subset(self.args.glue_task)
+
+    def check_subset(self, subset: str, option: str) -> None:
+        check_subset(self.args.glue_task, subset, option)
+
+    @property
+    def metric(self) -> str:
+        return best_metric(self.args.glue_task)
+
+    def load(self, subsets: Sequence[str], device: torch.device) -> torch.nn.Module:
+        self.model, self.data, self.collator = load(
+            self.args.data,
+            self.args.path,
+            self.args.glue_task,
+            list(subsets),
+            self.args.max_length,
+            device,
+            progress=not self.args.no_progress,
+        )
+        return self.model
+
+    def settings(self) -> Dict[str, Any]:
+        return {
+            "kind": TRANSFORMERS,
+            "glue_task": self.args.glue_task,
+            "batch_size": self.args.batch_size,
+            "max_length": self.args.max_length,
+        }
+
+    def sensitivity(self, subset: str) -> Tuple[SensitivityAccumulator, Dict[str, Any]]:
+        acc, info = compute_sensitivity(
+            self.model,
+            self.data[subset],
+            self.collator,
+            subset,
+            batch_size=self.args.batch_size,
+            max_batches=self.args.max_batches,
+            mode=self.args.mode,
+            exclude_embeddings=self.args.exclude_embeddings,
+            progress=not self.args.no_progress,
+        )
+        return acc, {**self.settings(), **info}
+
+    def evaluate(self, subset: str, desc: str) -> Dict[str, float]:
+        return evaluate(
+            self.model,
+            self.data[subset],
+            self.collator,
+            self.args.glue_task,
+            batch_size=self.args.batch_size,
+            progress=not self.args.no_progress,
+            desc=desc,
+        )
+
+    def shown(self, scores: Dict[str, float]) -> str:
+        return ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+
+    def prune_record(self) -> Dict[str, Any]:
+        return {**self.settings(), "metric": self.metric}

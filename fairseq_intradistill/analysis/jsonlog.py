@@ -1,14 +1,17 @@
 """The one reader of fairseq ``--log-format json`` logs (results, ``analysis curves``, the tests).
 
-A record is a line whose JSON object starts with ``{"``, in any of the four forms fairseq
-writes:
+A record is a line whose JSON object starts with ``{"``, in the forms that fairseq writes for
+our scripts and tests:
 
-* console output: ``2024-01-01 12:00:00 | INFO | train_inner | {"epoch": 1, ...}``;
-* Python's default logging format (fairseq run in-process): ``INFO:train_inner:{...}``;
-* ``fairseq-hydra-train``'s: ``[2024-01-01 12:00:00,000][train_inner][INFO] - {...}``;
 * the ``--log-file`` (what ``scripts/common/train.sh`` writes as ``train.log``): the bare
   ``{...}``, without a tag or a timestamp; the tag is read from the keys (``valid_num_updates``
-  -> ``valid``, ``train_num_updates`` -> ``train``, ``num_updates`` -> ``train_inner``).
+  -> ``valid``, ``train_num_updates`` -> ``train``, ``num_updates`` -> ``train_inner``);
+* console output (``train.sh``'s stdout): ``2024-01-01 12:00:00 | INFO | train_inner | {"epoch": 1, ...}``;
+* Python's default logging format (fairseq run in-process, as the tests run it):
+  ``INFO:train_inner:{...}``.
+
+Other consoles (``fairseq-hydra-train``'s, for one) are not read: give their ``--log-file``
+(``common.log_file``), which is the bare form.
 
 The rules, the same for every tool:
 
@@ -50,13 +53,11 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 logger = logging.getLogger(__name__)
 
-# "2024-01-01 12:00:00 | INFO | train_inner | {...}", "INFO:train_inner:{...}",
-# hydra's "[...][train_inner][INFO] - {...}".
+# "2024-01-01 12:00:00 | INFO | train_inner | {...}" and "INFO:train_inner:{...}".
 _CONSOLE = re.compile(r"^(?:[^|{]* \| )?[A-Z]+ \| (?P<tag>[^|{]+?) \| (?P<json>\{\".*)$")
 _PYTHON_LOGGING = re.compile(r"^[A-Z]+:(?P<tag>[^:{]+):(?P<json>\{\".*)$")
-_HYDRA = re.compile(r"^\[[^\]]*\]\[(?P<tag>[^\]]+)\]\[[A-Z]+\] - (?P<json>\{\".*)$")
-# fairseq-train's first line, in every form: its configuration, a Python dict.
-_CONFIG_DUMP = re.compile(r"^(?:.* \| |[A-Z]+:[^:{]+:|\[.*\] - )?\{'_name': ")
+# fairseq-train's first line, in each of these forms: its configuration, a Python dict.
+_CONFIG_DUMP = re.compile(r"^(?:.* \| |[A-Z]+:[^:{]+:)?\{'_name': ")
 TRAINING_TAGS = ("train_inner", "train")
 
 
@@ -129,7 +130,7 @@ def parse(text: str, source: str = "<text>") -> FairseqLog:
         if line.startswith('{"'):
             payload = line
         else:
-            match = _CONSOLE.match(line) or _PYTHON_LOGGING.match(line) or _HYDRA.match(line)
+            match = _CONSOLE.match(line) or _PYTHON_LOGGING.match(line)
             if match is None:
                 continue
             tag, payload = match.group("tag").strip(), match.group("json")

@@ -18,30 +18,27 @@ import argparse
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from fairseq_intradistill.analysis import AnalysisError, plotting, stats
 from fairseq_intradistill.analysis.arguments import (
-    FAIRSEQ_ONLY,
-    TRANSFORMERS,
-    TRANSFORMERS_ONLY,
+    backend_for,
     check_checkpoint_arguments,
     checkpoint_parent,
     default_label,
     default_out,
     device_of,
-    resolve_kind_options,
 )
+from fairseq_intradistill.analysis.backend import FAIRSEQ, Backend
 from fairseq_intradistill.analysis.stats import parse_fractions
-from fairseq_intradistill.textio import read_lines
 
 DEFAULT_FRACTIONS = "0,0.1,...,0.9"
 # prune's options that only BLEU (a fairseq checkpoint) understands, and their defaults.
 BLEU_ONLY: Dict[str, Any] = {
     "reference": None,
-    "lowercase": None,
+    "lowercase": False,
     "beam": 5,
     "lenpen": 1.0,
     "remove_bpe": "sentencepiece",
@@ -93,9 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--remove-bpe", help="fairseq: post-processing (default: sentencepiece)")
 
 
-def check_arguments(args: argparse.Namespace) -> Optional[re.Pattern]:
-    kind = resolve_kind_options(args, {**FAIRSEQ_ONLY, **BLEU_ONLY}, TRANSFORMERS_ONLY)
-    if kind != TRANSFORMERS and args.beam < 1:
+def check_arguments(args: argparse.Namespace) -> Tuple[Backend, Optional[re.Pattern]]:
+    backend = backend_for(args, {FAIRSEQ: BLEU_ONLY})
+    if args.beam is not None and args.beam < 1:  # None: not a fairseq checkpoint
         raise AnalysisError(f"--beam must be >= 1 (got {args.beam})")
     if args.scores is not None and not args.scores.is_file():
         raise AnalysisError(f"--scores {args.scores}: file not found")
@@ -105,20 +102,12 @@ def check_arguments(args: argparse.Namespace) -> Optional[re.Pattern]:
         include = re.compile(args.include) if args.include else None
     except re.error as e:
         raise AnalysisError(f"--include {args.include!r} is not a regular expression: {e}") from None
-    check_checkpoint_arguments(args)
-    if kind == TRANSFORMERS:
-        from fairseq_intradistill.analysis import hf_io
-
-        default = hf_io.default_subset(args.glue_task)
-        args.subset = args.subset or default
-        args.sensitivity_subset = args.sensitivity_subset or default
-        hf_io.check_subset(args.glue_task, args.subset, "--subset")
-        hf_io.check_subset(args.glue_task, args.sensitivity_subset, "--sensitivity-subset")
-    else:
-        args.subset = args.subset or "valid"
-        args.sensitivity_subset = args.sensitivity_subset or "valid"
-        args.lowercase = bool(args.lowercase)
-    return include
+    check_checkpoint_arguments(args, backend)
+    args.subset = args.subset or backend.default_subset()
+    args.sensitivity_subset = args.sensitivity_subset or backend.default_subset()
+    backend.check_subset(args.subset, "--subset")
+    backend.check_subset(args.sensitivity_subset, "--sensitivity-subset")
+    return backend, include
 
 
 def _load_scores(path: Path, params: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -149,12 +138,12 @@ def _eligible(
 
 
 def _ranking(
-    args: argparse.Namespace, params: Dict[str, torch.Tensor], device: torch.device, compute: Callable[[], Any]
+    args: argparse.Namespace, backend: Backend, params: Dict[str, torch.Tensor], device: torch.device
 ) -> Dict[str, torch.Tensor]:
-    """The scores that rank the parameters: --scores, or ``compute()``'s accumulator's."""
+    """The scores that rank the parameters: --scores, or the sensitivity on --sensitivity-subset."""
     if args.scores is not None:
         return {k: v.to(device) for k, v in _load_scores(args.scores, params).items()}
-    acc, _ = compute()
+    acc, _ = backend.sensitivity(args.sensitivity_subset)
     return acc.scores()
 
 
@@ -176,167 +165,37 @@ def _model_parameters(params: Dict[str, torch.Tensor]) -> int:
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
-    include = check_arguments(args)
-    return (_run_transformers if args.kind == TRANSFORMERS else _run_fairseq)(args, include)
-
-
-def _run_fairseq(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dict[str, Any]:
-    from fairseq_intradistill.analysis import fairseq_io
-    from fairseq_intradistill.evaluation import score
-
+    backend, include = check_arguments(args)
     out = args.out or default_out(args.path)
     label = args.label or default_label(args.path)
     device = device_of(args.cpu)
     start = time.time()
-    subsets = {args.subset, args.sensitivity_subset} if args.scores is None else {args.subset}
-    model, task, _ = fairseq_io.load(args.data, args.path, args.subset, device)
-    for subset in subsets - {args.subset}:
-        try:
-            task.load_dataset(subset)
-        except FileNotFoundError as e:
-            raise AnalysisError(f"DATA {args.data}: subset {subset!r} not found ({e})") from e
+    # The scored subset first; the ranking's too unless --scores ranks.
+    model = backend.load([args.subset] + ([args.sensitivity_subset] if args.scores is None else []), device)
 
     params = dict(model.named_parameters())
-    scores = _ranking(
-        args,
-        params,
-        device,
-        lambda: fairseq_io.compute_sensitivity(
-            model,
-            task,
-            args.sensitivity_subset,
-            max_batches=args.max_batches,
-            max_tokens=args.max_tokens,
-            mode=args.mode,
-            exclude_embeddings=args.exclude_embeddings,
-            progress=not args.no_progress,
-        ),
-    )
-    eligible = _eligible(scores, args, include)
-    n = sum(s.numel() for s in eligible.values())
-    total_params = _model_parameters(params)
-
-    references = None
-    if args.reference is not None:
-        references = read_lines(args.reference)  # \n only, as evaluation.py reads references
-        size = len(task.dataset(args.subset))
-        if len(references) != size:
-            raise AnalysisError(
-                f"--reference {args.reference} has {len(references)} lines, subset {args.subset!r} {size} sentences"
-            )
-
-    points: List[Dict[str, Any]] = []
-    for fraction in args.fractions:
-        pruned = _prune_to(params, eligible, fraction)
-        hyps, refs = fairseq_io.decode(
-            model,
-            task,
-            args.subset,
-            beam=args.beam,
-            lenpen=args.lenpen,
-            max_tokens=args.max_tokens,
-            remove_bpe=args.remove_bpe,
-            progress=not args.no_progress,
-            desc=f"pruned {fraction:g}",
-        )
-        result = score(hyps, references if references is not None else refs, lowercase=args.lowercase)
-        points.append(
-            {"fraction": fraction, "pruned": pruned, "bleu": result["bleu"], "length_ratio": result["length_ratio"]}
-        )
-        print(
-            f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): BLEU {result['bleu']:.2f}, "
-            f"length ratio {result['length_ratio']:.3f}",
-            flush=True,
-        )
-
-    record = {
-        "label": label,
-        "checkpoint": str(args.path),
-        "data": str(args.data),
-        "subset": args.subset,
-        "reference": str(args.reference) if args.reference else "binarised targets",
-        "ranking": str(args.scores) if args.scores else f"sensitivity on {args.sensitivity_subset} ({args.mode})",
-        "exclude_embeddings": args.exclude_embeddings,
-        "include": args.include,
-        "prunable_parameters": n,
-        "model_parameters": total_params,
-        "beam": args.beam,
-        "lenpen": args.lenpen,
-        "signature": result["signature"],
-        "seconds": round(time.time() - start, 2),
-        "points": points,
-    }
-    files = plotting.plot_prune(
-        out / "prune.png", {label: points}, title=f"{label}: pruning the least sensitive parameters", numbers=record
-    )
-    print("wrote " + ", ".join(str(f) for f in files))
-    return record
-
-
-def _run_transformers(args: argparse.Namespace, include: Optional[re.Pattern]) -> Dict[str, Any]:
-    from fairseq_intradistill.analysis import hf_io
-
-    out = args.out or default_out(args.path)
-    label = args.label or default_label(args.path)
-    device = device_of(args.cpu)
-    start = time.time()
-    subsets = [args.subset] if args.scores is not None else [args.subset, args.sensitivity_subset]
-    model, data, collator = hf_io.load(
-        args.data, args.path, args.glue_task, subsets, args.max_length, device, progress=not args.no_progress
-    )
-    metric = hf_io.best_metric(args.glue_task)
-
-    params = dict(model.named_parameters())
-    scores = _ranking(
-        args,
-        params,
-        device,
-        lambda: hf_io.compute_sensitivity(
-            model,
-            data[args.sensitivity_subset],
-            collator,
-            args.sensitivity_subset,
-            batch_size=args.batch_size,
-            max_batches=args.max_batches,
-            mode=args.mode,
-            exclude_embeddings=args.exclude_embeddings,
-            progress=not args.no_progress,
-        ),
-    )
+    scores = _ranking(args, backend, params, device)
     eligible = _eligible(scores, args, include)
     n = sum(s.numel() for s in eligible.values())
 
     points: List[Dict[str, Any]] = []
     for fraction in args.fractions:
         pruned = _prune_to(params, eligible, fraction)
-        metrics = hf_io.evaluate(
-            model,
-            data[args.subset],
-            collator,
-            args.glue_task,
-            batch_size=args.batch_size,
-            progress=not args.no_progress,
-            desc=f"pruned {fraction:g}",
-        )
-        points.append({"fraction": fraction, "pruned": pruned, **metrics})
-        shown = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
-        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): {shown}", flush=True)
+        scored = backend.evaluate(args.subset, desc=f"pruned {fraction:g}")
+        points.append({"fraction": fraction, "pruned": pruned, **scored})
+        print(f"{label}: pruned {fraction:g} ({pruned} of {n} parameters): {backend.shown(scored)}", flush=True)
 
     record = {
         "label": label,
-        "kind": TRANSFORMERS,
         "checkpoint": str(args.path),
         "data": str(args.data),
-        "glue_task": args.glue_task,
         "subset": args.subset,
-        "metric": metric,
         "ranking": str(args.scores) if args.scores else f"sensitivity on {args.sensitivity_subset} ({args.mode})",
         "exclude_embeddings": args.exclude_embeddings,
         "include": args.include,
         "prunable_parameters": n,
         "model_parameters": _model_parameters(params),
-        "batch_size": args.batch_size,
-        "max_length": args.max_length,
+        **backend.prune_record(),
         "seconds": round(time.time() - start, 2),
         "points": points,
     }
@@ -345,7 +204,7 @@ def _run_transformers(args: argparse.Namespace, include: Optional[re.Pattern]) -
         {label: points},
         title=f"{label}: pruning the least sensitive parameters",
         numbers=record,
-        metric=metric,
+        metric=backend.metric,
     )
     print("wrote " + ", ".join(str(f) for f in files))
     return record

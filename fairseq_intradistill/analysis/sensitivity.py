@@ -15,22 +15,20 @@ Writes into ``--out``:
 
 import argparse
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import torch
 
-from fairseq_intradistill.analysis import plotting
+from fairseq_intradistill.analysis import AnalysisError, plotting
 from fairseq_intradistill.analysis.arguments import (
-    FAIRSEQ_ONLY,
-    TRANSFORMERS,
-    TRANSFORMERS_ONLY,
+    backend_for,
     check_checkpoint_arguments,
     checkpoint_parent,
     default_label,
     default_out,
     device_of,
-    resolve_kind_options,
 )
+from fairseq_intradistill.analysis.backend import Backend
 from fairseq_intradistill.analysis.stats import log_histogram, module_statistics, summarize
 
 MODULE_COLUMNS = ("module", "count", "mean", "std", "max", "share", "embedding")
@@ -52,75 +50,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_arguments(args: argparse.Namespace) -> None:
-    from fairseq_intradistill.analysis import AnalysisError
-
-    resolve_kind_options(args, FAIRSEQ_ONLY, TRANSFORMERS_ONLY)
+def check_arguments(args: argparse.Namespace) -> Backend:
+    backend = backend_for(args)
     if args.bins < 1:
         raise AnalysisError(f"--bins must be >= 1 (got {args.bins})")
-    check_checkpoint_arguments(args)
-    if args.kind == TRANSFORMERS:
-        from fairseq_intradistill.analysis import hf_io
-
-        if args.subset is None:
-            args.subset = hf_io.default_subset(args.glue_task)
-        hf_io.check_subset(args.glue_task, args.subset, "--subset")
-    elif args.subset is None:
-        args.subset = "valid"
-
-
-def _fairseq_sensitivity(args: argparse.Namespace, device: torch.device) -> Tuple[Any, Dict[str, Any], str]:
-    from fairseq_intradistill.analysis import fairseq_io
-
-    model, task, _ = fairseq_io.load(args.data, args.path, args.subset, device)
-    acc, info = fairseq_io.compute_sensitivity(
-        model,
-        task,
-        args.subset,
-        max_batches=args.max_batches,
-        max_tokens=args.max_tokens,
-        mode=args.mode,
-        exclude_embeddings=args.exclude_embeddings,
-        progress=not args.no_progress,
-    )
-    return acc, info, f"{info['tokens']} tokens"
-
-
-def _transformers_sensitivity(args: argparse.Namespace, device: torch.device) -> Tuple[Any, Dict[str, Any], str]:
-    from fairseq_intradistill.analysis import hf_io
-
-    model, data, collator = hf_io.load(
-        args.data, args.path, args.glue_task, [args.subset], args.max_length, device, progress=not args.no_progress
-    )
-    acc, info = hf_io.compute_sensitivity(
-        model,
-        data[args.subset],
-        collator,
-        args.subset,
-        batch_size=args.batch_size,
-        max_batches=args.max_batches,
-        mode=args.mode,
-        exclude_embeddings=args.exclude_embeddings,
-        progress=not args.no_progress,
-    )
-    info = {
-        "kind": TRANSFORMERS,
-        "glue_task": args.glue_task,
-        "batch_size": args.batch_size,
-        "max_length": args.max_length,
-        **info,
-    }
-    return acc, info, f"{info['examples']} examples"
+    check_checkpoint_arguments(args, backend)
+    args.subset = args.subset or backend.default_subset()
+    backend.check_subset(args.subset, "--subset")
+    return backend
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
-    check_arguments(args)
+    backend = check_arguments(args)
     out = args.out or default_out(args.path)
     label = args.label or default_label(args.path)
-    device = device_of(args.cpu)
     start = time.time()
-    compute = _transformers_sensitivity if args.kind == TRANSFORMERS else _fairseq_sensitivity
-    acc, info, counted = compute(args, device)
+    backend.load([args.subset], device_of(args.cpu))
+    acc, info = backend.sensitivity(args.subset)
     scores = acc.scores()
     modules = module_statistics(scores)
     if args.save_scores:
@@ -153,7 +99,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     print(
         f"{label}: {summary['count']} parameters, sensitivity mean {summary['mean']:.4g}, "
         f"std {summary['std']:.4g}, top 20% share {summary['top_share']:.3f} "
-        f"({info['batches']} batches, {counted} of {args.subset})"
+        f"({info['batches']} batches, {info[backend.unit]} {backend.unit} of {args.subset})"
     )
     print("wrote " + ", ".join(str(f) for f in files + [out / "sensitivity-modules.csv"]))
     return record

@@ -12,13 +12,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import sys
 import tarfile
-import time
 import urllib.request
 import zlib
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Union
+
+from tqdm import tqdm
 
 from fairseq_intradistill.textio import split_lines
 
@@ -168,14 +168,11 @@ def _fetch(url: str, target: Path) -> None:
             # Google Drive and mirrors answer an HTML page instead of the file when they refuse.
             raise OSError(f"the server answered a web page ({content_type}), not the archive")
         total = int(response.headers.get("Content-Length") or 0)
-        done, last = 0, time.monotonic()
-        while True:
-            block = response.read(1 << 20)
-            if not block:
-                break
-            out.write(block)
-            done += len(block)
-            if time.monotonic() - last > 5:
-                last = time.monotonic()
-                of = f" of {total / 1e6:,.0f}" if total else ""
-                print(f"  {target.name}: {done / 1e6:,.0f}{of} MB", file=sys.stderr, flush=True)
+        # No bar for a quick download: it shows after 5 s.
+        with tqdm(total=total or None, desc=f"  {target.name}", unit="B", unit_scale=True, delay=5) as bar:
+            while True:
+                block = response.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+                bar.update(len(block))

@@ -6,6 +6,11 @@
     python -m fairseq_intradistill.data.iwslt14 select --pair-dir DIR/data/de-en --lang de \
         --train-pairs 5000 --subset-seed 1 --vocab-size 4000
     python -m fairseq_intradistill.data.iwslt14 corpus --orig DIR --langs "de nl" [--archive 2014-01.tgz]
+    python -m fairseq_intradistill.data.iwslt14 langs
+
+``langs`` prints the paper's eight source languages, space-separated: the scripts' default
+``--langs`` (scripts/iwslt14/prepare.sh, run_all.sh), so that the list lives in one place
+(:data:`~fairseq_intradistill.data.corpora.PAPER_IWSLT14_LANGS`).
 
 ``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
 the release in one pass, each with ``<src>-en.source.json`` beside it: the release it came from,
@@ -426,9 +431,12 @@ def main(argv=None) -> None:
     p.add_argument("--orig", type=Path, required=True, help="OUT/orig (where unpack wrote the pairs)")
     p.add_argument("--langs", required=True, help='source languages, e.g. "fr sv"')
     p.add_argument("--archive", type=Path, help="fail if a pair was taken from another archive than this one")
+    sub.add_parser("langs", help="print the paper's source languages (the scripts' default --langs)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "fetch":
+        if args.command == "langs":
+            print(" ".join(LANGS))
+        elif args.command == "fetch":
             fetch(args.target, args.sha256)
         elif args.command == "unpack":
             langs = check_langs(args.langs.split())

@@ -5,21 +5,21 @@
 - :func:`detokenize_lines` is ``detokenizer.perl -l LANG``;
 - :func:`normalize_lines` is ``normalize-punctuation.perl -l LANG | remove-non-printing-char.perl``.
 
-Long inputs are split over worker processes and report progress, since sacremoses runs a few
+Long inputs are split over worker processes and show a progress bar (tqdm), since sacremoses runs a few
 thousand sentences a second per core.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from functools import partial
 from multiprocessing import Pool
 from typing import Callable, List, Optional, Sequence
 
 from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
+from tqdm import tqdm
 
 _CHUNK = 2000
+PROGRESS_DELAY = 10  # seconds before a progress bar is shown
 
 
 def _tokenize_chunk(lang: str, lines: List[str]) -> List[str]:
@@ -44,31 +44,22 @@ def _map_chunks(
     workers: int,
     label: str,
 ) -> List[str]:
-    """Apply ``function(lang, chunk)`` to chunks of ``lines`` in order, printing progress to stderr."""
+    """Apply ``function(lang, chunk)`` to chunks of ``lines`` in order, with a progress bar on stderr."""
     chunks = [list(lines[i : i + _CHUNK]) for i in range(0, len(lines), _CHUNK)]
     out: List[str] = []
-    start = last_report = time.monotonic()
     job = partial(function, lang)
-    if workers > 1 and len(chunks) > 1:
-        with Pool(workers) as pool:
-            results = pool.imap(job, chunks)
-            for chunk in results:
-                out.extend(chunk)
-                last_report = _progress(label, len(out), len(lines), start, last_report)
-    else:
-        for chunk in chunks:
-            out.extend(job(chunk))
-            last_report = _progress(label, len(out), len(lines), start, last_report)
+    # The bar appears only for inputs that take a while (PROGRESS_DELAY seconds), not for every small file.
+    with tqdm(total=len(lines), desc=f"  {label}", unit=" lines", unit_scale=True, delay=PROGRESS_DELAY) as bar:
+        if workers > 1 and len(chunks) > 1:
+            with Pool(workers) as pool:
+                for chunk in pool.imap(job, chunks):
+                    out.extend(chunk)
+                    bar.update(len(chunk))
+        else:
+            for chunk in chunks:
+                out.extend(job(chunk))
+                bar.update(len(chunk))
     return out
-
-
-def _progress(label: str, done: int, total: int, start: float, last: float) -> float:
-    now = time.monotonic()
-    if now - last >= 10 or (done == total and now - start >= 10):
-        rate = done / max(now - start, 1e-9)
-        print(f"  {label}: {done:,}/{total:,} lines ({rate:,.0f}/s)", file=sys.stderr, flush=True)
-        return now
-    return last
 
 
 def tokenize_lines(lines: Sequence[str], lang: str, workers: int = 1) -> List[str]:

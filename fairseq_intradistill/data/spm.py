@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import sys
 from pathlib import Path
 from typing import Iterator, List, Sequence
 
 import sentencepiece as spm
+from tqdm import tqdm
 
 from fairseq_intradistill.textio import iter_lines
 
@@ -66,17 +66,18 @@ def encode_file(model: Path, source: Path, target: Path, num_threads: int = 0, b
 
     Lines end at ``\\n`` only (:mod:`fairseq_intradistill.textio`), so that a ``\\r`` or U+2028
     inside a sentence cannot shift the file against its other side.  ``num_threads`` 0 uses
-    every core; progress goes to stderr every ``batch_lines`` lines.
+    every core; a progress bar (tqdm, on stderr) shows for a file that takes a while.
     """
     processor = spm.SentencePieceProcessor(model_file=str(model))
     n = 0
-    with open(target, "w", encoding="utf-8", newline="\n") as fout:
+    # No bar for a small file: it shows after 10 s.
+    bar = tqdm(desc=f"  encoding {source.name}", unit=" lines", unit_scale=True, delay=10)
+    with bar, open(target, "w", encoding="utf-8", newline="\n") as fout:
         for batch in _batches(iter_lines(source), batch_lines):
             encoded = processor.encode(batch, out_type=str, num_threads=_threads(num_threads))
             fout.writelines(" ".join(pieces) + "\n" for pieces in encoded)
             n += len(batch)
-            if len(batch) == batch_lines:
-                print(f"  {source.name}: {n:,} lines encoded", file=sys.stderr, flush=True)
+            bar.update(len(batch))
     return n
 
 

@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from fairseq_intradistill.tables import markdown
+
 NOT_AVAILABLE = "n/a"
 PAPER = {
     ("panx", "baseline"): "84.50*",
@@ -43,10 +45,6 @@ def headline(result: dict) -> float:
     return 100.0 * result[split][result["metric"]]
 
 
-def _row(cells: List[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def _stats(scores: List[float]) -> Tuple[str, str]:
     return f"{statistics.mean(scores):.2f}", f"{statistics.stdev(scores):.2f}" if len(scores) > 1 else "0.00"
 
@@ -55,22 +53,21 @@ def table(root: Path, task: Optional[str] = None, languages: bool = False) -> st
     runs = collect(root, task)
     if not runs:
         raise SystemExit(f"error: no results.json under {root}" + (f" for task {task}" if task else ""))
-    lines = [_row(["task", "metric", "method", "seeds", "ours (mean)", "std", "paper"]), _row(["---"] * 7)]
+    rows = []
     for (name, method), results in sorted(runs.items()):
         seeds = ",".join(str(r["seed"]) for r in sorted(results, key=lambda r: r["seed"]))
         metric = results[0]["metric"] + (" (avg)" if "languages" in results[0] else "")
-        lines.append(
-            _row(
-                [
-                    name,
-                    metric,
-                    method,
-                    seeds,
-                    *_stats([headline(r) for r in results]),
-                    PAPER.get((name, method), NOT_AVAILABLE),
-                ]
-            )
+        rows.append(
+            [
+                name,
+                metric,
+                method,
+                seeds,
+                *_stats([headline(r) for r in results]),
+                PAPER.get((name, method), NOT_AVAILABLE),
+            ]
         )
+    lines = markdown(["task", "metric", "method", "seeds", "ours (mean)", "std", "paper"], rows)
     if any(key in PAPER for key in runs):
         lines.append("")
         lines.append(FOOTNOTE)
@@ -82,11 +79,14 @@ def table(root: Path, task: Optional[str] = None, languages: bool = False) -> st
                 "",
                 f"{name} {method}, per language ({results[0]['metric']}, mean over {len(results)} seed(s)):",
                 "",
-                _row(["language", "mean", "std"]),
-                _row(["---"] * 3),
             ]
-            for lang in results[0]["languages"]:
-                lines.append(_row([lang, *_stats([100.0 * r["languages"][lang][r["metric"]] for r in results])]))
+            lines += markdown(
+                ["language", "mean", "std"],
+                [
+                    [lang, *_stats([100.0 * r["languages"][lang][r["metric"]] for r in results])]
+                    for lang in results[0]["languages"]
+                ],
+            )
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ source "$here/../common/lib.sh"
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/iwslt14/prepare.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
+Usage: scripts/iwslt14/prepare.sh [--langs "SRC ..."] [--archive FILE] [--out DIR]
                                   [--train-pairs N] [--subset-seed 1] [--preset {paper,small}]
                                   [--vocab-size N] [--workers N] [--force]
 
@@ -23,7 +23,8 @@ language of --langs (any source language the archive holds, not only the paper's
   OUT/data/<src>-en/preparation.json  the subset and vocabulary size this pair was prepared with
   OUT/data/<src>-en/spm/           joint SentencePiece model (12k pieces) and the encoded text
   OUT/data/<src>-en/bin/           fairseq-preprocess output with one joint dictionary
-  --langs "..."     source languages (default: the paper's eight)
+  --langs "..."     source languages (default: the paper's eight, as
+                    python -m fairseq_intradistill.data.iwslt14 langs prints them)
   --archive FILE    a local copy of 2014-01.tgz, or another archive in its layout (e.g.
                     ../shared/data/l10n-fr-sv/2014-01.tgz: real fr/sv→en, not the paper's data);
                     without it the release is downloaded into OUT/downloads/ and checked (see
@@ -42,12 +43,12 @@ with another --train-pairs, --subset-seed or --vocab-size, or taken from another
 USAGE
 }
 
-langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" vocab_size="" workers=0 force=0
+langs="" langs_given=0 archive="" out="work/iwslt14" vocab_size="" workers=0 force=0
 train_pairs=0 subset_seed=1 preset=paper
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --langs) langs="${2:-}"; shift 2 ;;
+    --langs) langs="${2:-}"; langs_given=1; shift 2 ;;
     --archive) archive="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --vocab-size) vocab_size="${2:-}"; shift 2 ;;
@@ -59,6 +60,8 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
+# The paper's source languages, from the one place that lists them (data/corpora.py).
+[ "$langs_given" -eq 1 ] || langs="$(python -m fairseq_intradistill.data.iwslt14 langs)"
 require_value --langs "$langs"
 require_value --out "$out"
 case "$preset" in paper) recipe=iwslt14 ;; small) recipe=iwslt14-small ;;

@@ -6,7 +6,7 @@ source "$here/../common/lib.sh"
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/iwslt14/run_all.sh [--langs "ar de es fa he it nl pl"] [--archive FILE] [--out DIR]
+Usage: scripts/iwslt14/run_all.sh [--langs "SRC ..."] [--archive FILE] [--out DIR]
                                   [--methods "baseline intra"] [--preset {paper,small}]
                                   [--train-pairs N] [--subset-seed 1] [--vocab-size N] [--force]
                                   [-- TRAIN OPTIONS...]
@@ -17,7 +17,8 @@ python -m fairseq_intradistill.results over OUT/runs/<src>-en (also saved as
 OUT/results.txt and OUT/results.json).  Options after -- go to every train.sh call
 (e.g. --max-update 1000, or fairseq-train options).  Every step skips what is finished, so
 running it again resumes an interrupted reproduction; --force redoes everything.
-  --langs "..."   source languages (default: the paper's eight); any the archive holds
+  --langs "..."   source languages (default: the paper's eight, as python -m
+                  fairseq_intradistill.data.iwslt14 langs prints them); any the archive holds
   --archive FILE  the IWSLT 2014 release (downloaded without it), or another archive in its
                   layout, e.g. ../shared/data/l10n-fr-sv/2014-01.tgz with --langs "fr sv": real
                   fr/sv→en software messages, not the paper's data (docs/reproduction.md); the
@@ -29,12 +30,12 @@ running it again resumes an interrupted reproduction; --force redoes everything.
 USAGE
 }
 
-langs="ar de es fa he it nl pl" archive="" out="work/iwslt14" methods="baseline intra" preset=paper
+langs="" langs_given=0 archive="" out="work/iwslt14" methods="baseline intra" preset=paper
 force=() train_opts=() data_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --langs) langs="${2:-}"; shift 2 ;;
+    --langs) langs="${2:-}"; langs_given=1; shift 2 ;;
     --archive) archive="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --methods) methods="${2:-}"; shift 2 ;;
@@ -47,6 +48,8 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
   esac
 done
+# The paper's source languages, from the one place that lists them (data/corpora.py).
+[ "$langs_given" -eq 1 ] || langs="$(python -m fairseq_intradistill.data.iwslt14 langs)"
 require_value --langs "$langs"
 require_value --out "$out"
 require_value --methods "$methods"

@@ -1,0 +1,72 @@
+"""results.formatting and results.paper: the tables of ``python -m fairseq_intradistill.results``.
+
+Runs written here by hand (a train.log record and a bleu-test.json each); the per-pair table
+beside the paper's numbers, and the quickstart's table without experiment.json."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from conftest import run
+
+
+def _write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0) -> None:
+    folder.mkdir(parents=True)
+    record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
+    (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
+    (folder / "bleu-test.json").write_text(
+        json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a", "length_ratio": 0.5 + bleu / 100})
+    )
+
+
+def test_results_table_per_pair_beside_the_paper(tmp_path):
+    for pair, base, intra in (("de-en", 30.0, 32.5), ("nl-en", 28.0, 29.0)):
+        exp = tmp_path / pair
+        _write_run(exp / "baseline", base)
+        _write_run(exp / "intra", intra, wall=60.0)
+        (exp / "experiment.json").write_text(json.dumps({"benchmark": "iwslt14", "pair": pair}))
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_intradistill.results",
+            tmp_path / "de-en",
+            tmp_path / "nl-en",
+            "--json",
+            tmp_path / "rows.json",
+            "--no-significance",
+        ]
+    )
+    lines = proc.stdout.splitlines()
+    de = next(line for line in lines if line.startswith("iwslt14    de-en")).split()
+    nl = next(line for line in lines if line.startswith("iwslt14    nl-en")).split()
+    assert de[2:] == ["30.00", "0.800", "32.50", "0.825", "+2.50", "33.07", "36.10", "+3.03"]
+    assert nl[2:] == ["28.00", "0.780", "29.00", "0.790", "+1.00", "n/a", "n/a", "n/a"]
+    assert "iwslt14 mean gain over 2 pair(s): +1.75 (paper, 8 pairs: +3.54)" in proc.stdout
+    assert "n/a = the paper's number for this pair is not in our sources" in proc.stdout
+    assert re.search(r"^de-en\s+intra\s+32\.50\s+0\.825\s+10\s+60\s+\d+\s+3\.00x$", proc.stdout, re.M)
+    rows = json.loads((tmp_path / "rows.json").read_text())["runs"]
+    assert [(r["pair"], r["method"], r["paper_bleu"]) for r in rows] == [
+        ("de-en", "baseline", 33.07),
+        ("de-en", "intra", 36.10),
+        ("nl-en", "baseline", None),
+        ("nl-en", "intra", None),
+    ]
+
+
+def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
+    _write_run(tmp_path / "quick" / "baseline", 12.0)
+    out = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "quick"]).stdout
+    assert out.splitlines()[0].split() == [
+        "experiment",
+        "method",
+        "BLEU",
+        "ratio",
+        "updates",
+        "time",
+        "s",
+        "tokens/s",
+        "cost",
+    ]
+    assert "paper" not in out and "n/a" not in out
