@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from fairseq import options
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 import fairseq_intradistill.plugin  # registers the task and criterion, as --user-dir does
-from fairseq_intradistill.data.recipes import METHOD_FLAGS, train_flags
+from fairseq_intradistill.recipes import METHOD_FLAGS, train_flags
 
 repo, method, data, config_dir = sys.argv[1:5]
 # What scripts/common/train.sh runs (recipes.py's flags, all of them), on one fp16 GPU.

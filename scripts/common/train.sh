@@ -13,7 +13,7 @@ Usage: scripts/common/train.sh --data DIR --method {baseline,intra,self_distilla
 
 Runs fairseq-train on binarised DATA with the plugin loaded (--user-dir), so that
 baseline and intra-distillation checkpoints go through the same code and load anywhere.
-Every recipe flag comes from python -m fairseq_intradistill.data.recipes (recipes.py):
+Every recipe flag comes from python -m fairseq_intradistill.recipes (recipes.py):
   baseline           --task translation --criterion label_smoothed_cross_entropy
   intra              --task translation_intra_distillation --criterion intra_distillation
                      and the recipe's K, alpha and schedule (without --recipe: the paper's
@@ -68,7 +68,7 @@ else
   extra=(${recipe_opts[@]+"${recipe_opts[@]}"} ${extra[@]+"${extra[@]}"})
 fi
 # One flag per line; recipes.py explains a bad value (its message names the flag).
-recipe_flags="$(python -m fairseq_intradistill.data.recipes flags "${query[@]}")" \
+recipe_flags="$(python -m fairseq_intradistill.recipes flags "${query[@]}")" \
   || die "invalid options: ${query[*]}"
 mapfile -t flags <<< "$recipe_flags"
 dev="$(device_flags "$gpus")"

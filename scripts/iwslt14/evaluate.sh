@@ -58,8 +58,8 @@ data="$out/data/$lang-en"
 [ -f "$data/bin/done" ] || die "no prepared data in $data/bin: run scripts/iwslt14/prepare.sh --langs $lang --out $out first"
 
 # The recipe's decoding settings (recipes.py) unless given.
-beam="${beam:-$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" beam)}"
-lenpen="${lenpen:-$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" lenpen)}"
+beam="${beam:-$(python -m fairseq_intradistill.recipes get --recipe "$recipe" beam)}"
+lenpen="${lenpen:-$(python -m fairseq_intradistill.recipes get --recipe "$recipe" lenpen)}"
 bash "$here/../common/evaluate.sh" --data "$data/bin" --checkpoint "$checkpoint" \
   --subset "$subset" --reference "$data/raw/$subset.en" --out "${eval_dir:-$(dirname "$checkpoint")}" \
   --beam "$beam" --lenpen "$lenpen" --max-tokens "$max_tokens" ${force[@]+"${force[@]}"} ${extra[@]+"${extra[@]}"}

@@ -78,7 +78,7 @@ if [ "$save_dir" = "$out/runs/$pair/$method" ]; then
   # Tells python -m fairseq_intradistill.results which paper numbers this experiment compares
   # with (the small preset: none, so its table shows n/a), and on which corpus: one that is not
   # the paper's data (recorded by prepare.sh from the archive's sha256) is never set beside them.
-  benchmark="$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" benchmark)"
+  benchmark="$(python -m fairseq_intradistill.recipes get --recipe "$recipe" benchmark)"
   corpus="$(python -m fairseq_intradistill.data.iwslt14 corpus --orig "$out/orig" --langs "$lang")"
   corpus_field=""  # none for data prepared before the record existed (the IWSLT release)
   [ -z "$corpus" ] || corpus_field="$(printf ', "corpus": "%s"' "$corpus")"

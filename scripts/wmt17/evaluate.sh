@@ -48,8 +48,8 @@ data="$out/data/en-de"
 eval_dir="${eval_dir:-$(dirname "$checkpoint")}"
 
 # The recipe's decoding settings (recipes.py) unless given.
-beam="${beam:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 beam)}"
-lenpen="${lenpen:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 lenpen)}"
+beam="${beam:-$(python -m fairseq_intradistill.recipes get --recipe wmt17 beam)}"
+lenpen="${lenpen:-$(python -m fairseq_intradistill.recipes get --recipe wmt17 lenpen)}"
 bash "$here/../common/evaluate.sh" --data "$data/bin" --checkpoint "$checkpoint" \
   --reference "$data/raw/test.de" --out "$eval_dir" \
   --beam "$beam" --lenpen "$lenpen" --max-tokens "$max_tokens" ${force[@]+"${force[@]}"} ${extra[@]+"${extra[@]}"}

@@ -1,9 +1,9 @@
 """Every recipe flag, stated once: the scripts and the configs ask this module.
 
-    python -m fairseq_intradistill.data.recipes flags --recipe iwslt14 --method intra --gpus 2
-    python -m fairseq_intradistill.data.recipes flags --method intra          # no recipe: the method only
-    python -m fairseq_intradistill.data.recipes batch --recipe wmt17 --gpus 4
-    python -m fairseq_intradistill.data.recipes get --recipe iwslt14-small vocab_size
+    python -m fairseq_intradistill.recipes flags --recipe iwslt14 --method intra --gpus 2
+    python -m fairseq_intradistill.recipes flags --method intra          # no recipe: the method only
+    python -m fairseq_intradistill.recipes batch --recipe wmt17 --gpus 4
+    python -m fairseq_intradistill.recipes get --recipe iwslt14-small vocab_size
 
 ``flags`` prints one fairseq-train argument per line (``scripts/common/train.sh`` reads them
 with ``mapfile``): the method's task and criterion (:data:`METHOD_FLAGS`), the recipe's
@@ -282,7 +282,7 @@ def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m fairseq_intradistill.data.recipes",
+        prog="python -m fairseq_intradistill.recipes",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
