@@ -366,7 +366,7 @@ def _positive(text: str) -> int:
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
     """The options that replace a recipe's settings; recognised after ``--`` too."""
-    group = parser.add_argument_group("replacing the recipe's settings (also after --)")
+    group = parser.add_argument_group("replacing the recipe's settings (also after --, as --dry-run)")
     group.add_argument("--arch", metavar="ARCH", help="the model architecture instead of the recipe's")
     group.add_argument(
         "--max-update", metavar="N", type=_positive, help="N instead of the recipe's (the schedule follows)"
@@ -626,10 +626,12 @@ def add_parsers(sub: argparse._SubParsersAction, prog: Optional[str] = None) -> 
 
 
 def tail_parser(command: str) -> argparse.ArgumentParser:
-    """What is still recognised after ``--``: the recipe's replacements (the rest goes to fairseq)."""
+    """What is still recognised after ``--``: the recipe's replacements and --dry-run (fairseq has
+    none), so that they can be appended to any command line; the rest goes to fairseq."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     if command == "train":
         _add_overrides(parser)
+        parser.add_argument("--dry-run", action="store_true")
     return parser
 
 
