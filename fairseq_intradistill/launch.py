@@ -653,7 +653,7 @@ def _check_lang(parser: argparse.ArgumentParser, lang: str) -> None:
 
 
 def run(args: argparse.Namespace, extra: List[str], arguments: List[str]) -> int:
-    """Runs ``train``/``evaluate`` ``args.target``; ``extra`` goes to fairseq, ``arguments`` is the command line."""
+    """Runs ``train``/``evaluate`` ``args.target``; ``extra`` goes to fairseq, ``arguments`` are the user's options."""
     parser = args.leaf  # its usage and name in the error messages
     try:
         if args.command == "train":

@@ -355,7 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args, extra = parser.parse_known_args(head)
     if args.command in ("train", "evaluate"):
         args, rest = launch.tail_parser(args.command).parse_known_args(tail, namespace=args)
-        sys.exit(launch.run(args, extra + rest, argv))
+        sys.exit(launch.run(args, extra + rest, argv[2:]))  # the options after "train iwslt14" etc.
     if extra or tail:
         parser.error(f"unrecognized arguments: {' '.join(extra + tail)}")
     try:
