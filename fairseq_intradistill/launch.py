@@ -253,8 +253,8 @@ def train_recipe(run: RecipeRun, dry_run: bool = False) -> int:
         # Tells python -m fairseq_intradistill.results which paper numbers this experiment
         # compares with (a preset without a benchmark: none, so its table shows n/a), and on
         # which corpus: one that is not the paper's data is never set beside them.
-        assert job.recipe is not None
-        record = {"benchmark": recipes.RECIPES[job.recipe].benchmark or job.recipe, "pair": run.pair}
+        recipe = str(job.recipe)  # a recipe script always names one
+        record = {"benchmark": recipes.RECIPES[recipe].benchmark or recipe, "pair": run.pair}
         if run.corpus:  # none for data prepared before prepare.sh recorded it
             record["corpus"] = run.corpus
         (run.default_save_dir.parent / "experiment.json").write_text(json.dumps(record) + "\n")
@@ -662,6 +662,9 @@ def run(args: argparse.Namespace, extra: List[str], arguments: List[str]) -> int
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # fairseq got the Ctrl-C too, and stopped; no traceback from us
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _run_train(
