@@ -246,7 +246,7 @@ def method_flags(
     if alpha_mode not in ALPHA_MODES:
         raise ValueError(f"--alpha-mode must be fixed or adaptive (got {alpha_mode!r})")
     if num_passes is not None and num_passes < 1:
-        raise ValueError(f"the number of passes must be >= 1 (got {num_passes})")
+        raise ValueError(f"--num-passes: the number of passes must be >= 1 (got {num_passes})")
     if method != "intra" and (num_passes is not None or alpha_mode != "adaptive"):
         raise ValueError(f"--num-passes and --alpha-mode are for --method intra (got --method {method})")
     flags = list(METHOD_FLAGS[method])
