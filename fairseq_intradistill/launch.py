@@ -55,21 +55,21 @@ def executable(name: str) -> str:
     return str(beside) if beside.is_file() else name
 
 
-def check_fairseq() -> None:
-    """Stops with Python's own error when fairseq (or what it imports) cannot be imported.
-
-    In a child process, as the scripts did: its traceback shows unchanged, and this process
-    stays small while fairseq runs.
-    """
-    if subprocess.run([sys.executable, "-c", "import fairseq"]).returncode != 0:
-        raise RecipeError("cannot import fairseq (the Python error above); check the environment (pip install -e .)")
-
-
-# A torch that finds no GPU because CUDA failed to initialise (it then warns, e.g. a driver or
-# build mismatch) must stop the run rather than train on the CPU unnoticed.  With GPUs found,
-# such warnings (e.g. NVML missing in a container) are shown and training goes on.
+# Counts the GPUs in a child process, so that torch stays out of this one (it only waits for
+# fairseq).  A torch that finds no GPU because CUDA failed to initialise (it then warns, e.g. a
+# driver or build mismatch) must stop the run rather than train on the CPU unnoticed; with GPUs
+# found, such warnings (e.g. NVML missing in a container) are shown and training goes on.
+# With "fairseq" as its argument it first imports fairseq (which imports torch: one import for
+# both checks), and a failure there shows Python's own traceback and exits with FAIRSEQ_BROKEN.
+FAIRSEQ_BROKEN = 3
 _DEVICE_PROBE = r"""
-import json, sys, warnings
+import json, sys, traceback, warnings
+if sys.argv[1:] == ["fairseq"]:
+    try:
+        import fairseq
+    except Exception:
+        traceback.print_exc()
+        sys.exit(FAIRSEQ_BROKEN)
 import torch
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -81,7 +81,7 @@ for problem in problems:
     print(f"warning: {problem}", file=sys.stderr)
 fp16 = count > 0 and all(torch.cuda.get_device_capability(i)[0] >= 7 for i in range(count))
 print(json.dumps({"gpus": count, "fp16": fp16}))
-"""
+""".replace("FAIRSEQ_BROKEN", str(FAIRSEQ_BROKEN))
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,12 @@ class Devices:
     fp16: bool  # every one has tensor cores for fp16 (compute capability >= 7.0)
 
 
-def find_devices() -> Devices:
-    """The GPUs torch finds, counted in a child process (torch stays out of this one)."""
-    proc = subprocess.run([sys.executable, "-c", _DEVICE_PROBE], stdout=subprocess.PIPE, text=True)
+def find_devices(check_fairseq: bool = True) -> Devices:
+    """The GPUs torch finds; first (``check_fairseq``) a check that fairseq imports."""
+    probe = [sys.executable, "-c", _DEVICE_PROBE] + (["fairseq"] if check_fairseq else [])
+    proc = subprocess.run(probe, stdout=subprocess.PIPE, text=True)
+    if proc.returncode == FAIRSEQ_BROKEN and check_fairseq:
+        raise RecipeError("cannot import fairseq (the Python error above); check the environment (pip install -e .)")
     if proc.returncode != 0:
         raise RecipeError(
             "cannot count the GPUs with torch (the error above); fix the torch installation, "
@@ -199,9 +202,7 @@ def train(job: TrainJob, dry_run: bool = False) -> int:
         raise RecipeError(
             f"--data {job.data} holds no fairseq dictionary (dict.*.txt): binarise it with fairseq-preprocess first"
         )
-    if not dry_run:
-        check_fairseq()
-    devices = find_devices()
+    devices = find_devices(check_fairseq=not dry_run)  # a dry run does not need fairseq
     warn_if_cpu(devices)
     command = job.command(devices)
     if dry_run:
@@ -324,7 +325,6 @@ def evaluate(job: EvalJob, force: bool = False) -> int:
         log(f"{result} exists, skipping (use --force to redo)")
         print(result.read_text(), end="", flush=True)
         return 0
-    check_fairseq()
     devices = find_devices()
     job.out.mkdir(parents=True, exist_ok=True)
     options = f", {' '.join(job.extra)}" if job.extra else ""
