@@ -22,7 +22,9 @@ TOOLS: Dict[str, str] = {
     ),
     "fairseq_intradistill.data.wmt17": "fetch | raw | compound-bleu: the WMT'17 en-de corpora; tokenised BLEU",
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",
-    "fairseq_intradistill.data.recipes": "flags | batch | get: every recipe's settings as fairseq-train flags",
+    "fairseq_intradistill.recipes": (
+        "train | evaluate | flags | batch | get: the recipes; the scripts' fairseq-train/-generate runs (--dry-run)"
+    ),
     "fairseq_intradistill.data.toy_corpus": "a synthetic parallel corpus (quickstart and tests)",
     "fairseq_intradistill.hf.glue": "GLUE fine-tuning with Transformers, baseline or intra (needs .[hf])",
     "fairseq_intradistill.hf.panx": "XTREME PAN-X zero-shot NER with Transformers (needs .[hf])",

@@ -8,11 +8,33 @@ with N the number of updates, t the current update and 0 < p < q,
 
 So alpha_0 = 0, alpha_t = 1 at t = N/q and alpha_t = alpha at t = N/p.  For alpha <= 1
 the ramp is not defined (gamma <= 0) and the weight stays constant, as in the paper.
+
+:data:`PAPER_SETTINGS` holds the paper's IWSLT'14 settings (K, alpha, p, q, divergence): the
+one place the fairseq criterion's defaults, the Transformers arguments' defaults and the
+recipes (:mod:`fairseq_intradistill.recipes`) take them from.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IntraSettings:
+    """One intra-distillation setting: K passes, the weight alpha, its schedule and the divergence."""
+
+    num_passes: int
+    alpha: float
+    adaptive: bool  # alpha ramps up with :func:`adaptive_alpha`; False: alpha from the first update
+    p: float
+    q: float
+    divergence: str
+
+
+# Xu et al. (2022) on IWSLT'14: K=3, alpha 5 reached with the adaptive schedule at N/5 (p=5),
+# alpha 1 at N/10 (q=10), X-divergence.
+PAPER_SETTINGS = IntraSettings(num_passes=3, alpha=5.0, adaptive=True, p=5.0, q=10.0, divergence="x")
 
 
 def adaptive_alpha(alpha: float, num_updates: int, max_update: int, p: float, q: float) -> float:

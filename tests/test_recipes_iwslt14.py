@@ -11,6 +11,7 @@ import io
 import json
 import random
 import re
+import shlex
 import sys
 import tarfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import pytest
 from conftest import REPO, TINY_MODEL, USER_DIR, run
 
+from fairseq_intradistill import recipes
 from fairseq_intradistill.data.toy_corpus import ToyLanguage
 
 SCRIPTS = REPO / "scripts" / "iwslt14"
@@ -182,6 +184,43 @@ def test_wrong_or_missing_arguments_fail_clearly(script, args, message):
     proc = bash(script, *args, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+def dry_run(script: Path, *args, cwd: Path) -> Tuple[List[str], str]:
+    """The command ``script --dry-run`` prints (one line, split as a shell would) and its stderr."""
+    # No GPU, whatever the machine: the batch plan and --cpu are then known.
+    proc = run(["bash", script, *args, "--dry-run"], cwd=cwd, env={"CUDA_VISIBLE_DEVICES": ""})
+    assert len(proc.stdout.splitlines()) == 1, proc.stdout
+    return shlex.split(proc.stdout), proc.stderr
+
+
+def test_train_dry_run_prints_the_command_before_the_data_exists(tmp_path):
+    # The command of the issue, as a user types it in a fresh checkout: nothing prepared.
+    command, stderr = dry_run(SCRIPTS / "train.sh", "--lang", "de", "--method", "intra", cwd=tmp_path)
+    assert command[0].endswith("fairseq-train") and command[1] == "work/iwslt14/data/de-en/bin"
+    # The recipe's flags, all of them and in order, with the batch plan of the CPU.
+    flags = recipes.train_flags("iwslt14", "intra", gpus=0)
+    start = command.index("--task")
+    assert command[start : start + len(flags)] == flags
+    line = shlex.join(command)
+    assert "--arch transformer_iwslt_de_en" in line and "--alpha-p 5 --alpha-q 10" in line
+    assert "--save-dir work/iwslt14/runs/de-en/intra" in line and command[-1] == "--cpu"
+    assert "no prepared data in work/iwslt14/data/de-en/bin yet" in stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    # A fairseq option lands after the recipe's (so fairseq takes it); the recipe's
+    # replacements replace, before or after --; the small preset's model.
+    command, _ = dry_run(
+        SCRIPTS / "train.sh", "--lang", "de", "--method", "intra", "--preset", "small", "--out", tmp_path / "w",
+        "--lr", "7e-4", "--alpha-mode", "fixed", "--", "--max-update", "100", "--patience", "3",
+        cwd=tmp_path,
+    )  # fmt: skip
+    lr = [i for i, a in enumerate(command) if a == "--lr"]
+    assert [command[i + 1] for i in lr] == ["1e-3", "7e-4"] and lr[1] > command.index("--max-update")
+    assert command[-2:] == ["--patience", "3"] and command.count("--max-update") == 1
+    flags = recipes.train_flags("iwslt14-small", "intra", gpus=0, max_update=100, alpha_mode="fixed")
+    start = command.index("--task")
+    assert command[start : start + len(flags)] == flags and "--adaptive-alpha" not in command
+    assert "--encoder-layers" in command and command[command.index("--max-tokens") + 1] == "2048"
 
 
 @pytest.mark.slow
@@ -415,7 +454,7 @@ def test_bad_recipe_option_is_explained(done):
         check=False,
     )
     assert proc.returncode != 0
-    assert "invalid choice: 'cosine'" in proc.stderr and "invalid options:" in proc.stderr
+    assert "argument --alpha-mode: invalid choice: 'cosine'" in proc.stderr
     assert not (done["out"] / "never" / "train.log").exists()
 
 

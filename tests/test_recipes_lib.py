@@ -1,5 +1,6 @@
 """scripts/common/*: a broken installation stops the scripts with its real error (lib.sh)."""
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,24 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
     assert "The NVIDIA driver on your system is too old (test)" in proc.stderr, proc.stderr
     assert "cannot count the GPUs with torch" in proc.stderr
     assert "training on the CPU" not in proc.stderr and not (save / "train.log").exists()
+
+
+def test_dry_run_without_a_recipe_and_with_one(tmp_path):
+    # Without --recipe: the method's flags, then --arch/--max-update/--max-tokens and the rest as
+    # fairseq options, in the order given; nothing is checked or written (no data here).
+    save = tmp_path / "run"
+    args = ["--data", tmp_path / "bin", "--method", "intra", "--save-dir", save, "--dry-run"]
+    env = {"CUDA_VISIBLE_DEVICES": ""}
+    proc = run(["bash", TRAIN, *args, "--max-update", "9", "--seed", "4", "--alpha-mode", "fixed"], env=env)
+    command = shlex.split(proc.stdout)
+    assert command[1:4] == [str(tmp_path / "bin"), "--user-dir", str(REPO / "fairseq_intradistill")]
+    assert command[4:8] == ["--task", "translation_intra_distillation", "--criterion", "intra_distillation"]
+    assert "--adaptive-alpha" not in command and command[-5:] == ["--cpu", "--max-update", "9", "--seed", "4"]
+    assert f"--log-file {save / 'train.log'}" in proc.stdout and not save.exists()
+    # With --recipe, --max-update replaces the recipe's.
+    proc = run(["bash", TRAIN, *args, "--recipe", "quickstart", "--max-update", "9"], env=env)
+    command = shlex.split(proc.stdout)
+    assert command.count("--max-update") == 1 and command[command.index("--max-update") + 1] == "9"
 
 
 @pytest.mark.slow

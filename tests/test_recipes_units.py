@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import run
 
-from fairseq_intradistill.data import iwslt14, moses, recipes, wmt17
+from fairseq_intradistill import recipes
+from fairseq_intradistill.data import iwslt14, moses, wmt17
 from fairseq_intradistill.data.archives import ArchiveError, verify_archive
 
 
@@ -99,7 +100,7 @@ def test_flags_for_both_recipes():
         [
             sys.executable,
             "-m",
-            "fairseq_intradistill.data.recipes",
+            "fairseq_intradistill.recipes",
             "flags",
             "--recipe",
             "iwslt14",
@@ -200,7 +201,7 @@ def test_method_flags_without_a_recipe():
         [
             sys.executable,
             "-m",
-            "fairseq_intradistill.data.recipes",
+            "fairseq_intradistill.recipes",
             "flags",
             "--method",
             "intra",
@@ -230,7 +231,7 @@ def test_method_flags_without_a_recipe():
     with pytest.raises(ValueError, match="--num-passes and --alpha-mode are for --method intra"):
         recipes.method_flags("baseline", num_passes=2)
     proc = run(
-        [sys.executable, "-m", "fairseq_intradistill.data.recipes", "flags", "--method", "intra", "--max-update", "10"],
+        [sys.executable, "-m", "fairseq_intradistill.recipes", "flags", "--method", "intra", "--max-update", "10"],
         check=False,
     )
     assert proc.returncode != 0 and "--max-update replace a recipe's settings: give --recipe" in proc.stderr

@@ -8,6 +8,7 @@ newstest2016/newstest2017 SGML files), a few dozen lines each.
 import io
 import json
 import random
+import shlex
 import sys
 import tarfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from conftest import REPO, TINY_MODEL, run
 
+from fairseq_intradistill import recipes
 from fairseq_intradistill.data.toy_corpus import ToyLanguage
 
 SCRIPTS = REPO / "scripts" / "wmt17"
@@ -77,8 +79,8 @@ def build_wmt(folder: Path, empty_test_ref: bool = False, skip: Optional[str] = 
     return folder, expected
 
 
-def bash(script: str, *args, check: bool = True):
-    return run(["bash", SCRIPTS / script, *args], check=check)
+def bash(script: str, *args, check: bool = True, **kwargs):
+    return run(["bash", SCRIPTS / script, *args], check=check, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,29 @@ def test_help_and_argument_errors():
     ]:
         proc = bash(script, *args, check=False)
         assert proc.returncode != 0 and message in proc.stderr, (script, args, proc.stderr)
+
+
+def test_train_dry_run_prints_the_command_before_the_data_exists(tmp_path):
+    def dry_run(*args) -> list:
+        proc = bash("train.sh", "--method", "intra", *args, "--dry-run", cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": ""})
+        assert len(proc.stdout.splitlines()) == 1 and "no prepared data in" in proc.stderr
+        return shlex.split(proc.stdout)
+
+    command = dry_run()  # the command of the issue, in a fresh checkout
+    assert command[0].endswith("fairseq-train") and command[1] == "work/wmt17/data/en-de/bin"
+    flags = recipes.train_flags("wmt17", "intra", gpus=0)
+    start = command.index("--task")
+    assert command[start : start + len(flags)] == flags
+    line = shlex.join(command)
+    assert "--arch transformer_vaswani_wmt_en_de_big" in line and "--alpha-p 10 --alpha-q 16" in line
+    assert "--max-tokens 4096 --update-freq 16 --max-update 80000" in line and command[-1] == "--cpu"
+    assert list(tmp_path.iterdir()) == []
+    # --max-tokens replaces the micro-batch and the update frequency follows (65,536 tokens per
+    # update); a fairseq option, here one the recipe sets, lands after the recipe's.
+    command = dry_run("--max-tokens", "1000", "--", "--warmup-updates", "10")
+    assert "--max-tokens 992 --update-freq 66" in shlex.join(command)
+    warmup = [i for i, a in enumerate(command) if a == "--warmup-updates"]
+    assert [command[i + 1] for i in warmup] == ["4000", "10"] and command[-2:] == ["--warmup-updates", "10"]
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from omegaconf import II
 
 from fairseq_intradistill.compat import metrics
 from fairseq_intradistill.divergence import divergence_rows, intra_distillation_loss, mse_rows
-from fairseq_intradistill.schedule import adaptive_alpha
+from fairseq_intradistill.schedule import PAPER_SETTINGS, adaptive_alpha
 
 DIVERGENCE_CHOICES = ChoiceEnum(["x", "js", "sym_kl", "mse"])
 PASS_MODE_CHOICES = ChoiceEnum(["batched", "sequential"])
@@ -33,11 +33,11 @@ PASS_MODE_CHOICES = ChoiceEnum(["batched", "sequential"])
 @dataclass
 class IntraDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     num_passes: int = field(
-        default=3,
+        default=PAPER_SETTINGS.num_passes,
         metadata={"help": "K, the number of forward passes per batch (1 = ordinary training)"},
     )
     alpha: float = field(
-        default=5.0,
+        default=PAPER_SETTINGS.alpha,
         metadata={"help": "weight of the intra-distillation loss (the final weight with --adaptive-alpha)"},
     )
     adaptive_alpha: bool = field(
@@ -45,11 +45,11 @@ class IntraDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig)
         metadata={"help": "ramp the weight from 0 to --alpha with the paper's schedule (needs --alpha > 1)"},
     )
     alpha_p: float = field(
-        default=5.0,
+        default=PAPER_SETTINGS.p,
         metadata={"help": "p of the schedule: the weight reaches --alpha at update N/p"},
     )
     alpha_q: float = field(
-        default=10.0,
+        default=PAPER_SETTINGS.q,
         metadata={"help": "q of the schedule: the weight reaches 1 at update N/q (needs p < q)"},
     )
     alpha_max_update: int = field(
@@ -57,7 +57,7 @@ class IntraDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig)
         metadata={"help": "N of the schedule; 0 uses --max-update"},
     )
     divergence: DIVERGENCE_CHOICES = field(  # type: ignore[valid-type]
-        default="x",
+        default=PAPER_SETTINGS.divergence,
         metadata={"help": "x (the paper's X-divergence), js, sym_kl (R-Drop for K=2), mse (regression)"},
     )
     pass_mode: PASS_MODE_CHOICES = field(  # type: ignore[valid-type]

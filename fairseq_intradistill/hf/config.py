@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fairseq_intradistill.divergence import KINDS
+from fairseq_intradistill.schedule import PAPER_SETTINGS
 
 REDUCTIONS = ("mean", "sum")
 # Which positions of a token-classification batch the divergence compares (hf/loss.py).
@@ -21,14 +22,14 @@ TOKEN_POSITIONS = ("labelled", "all")
 @dataclass
 class IntraDistillationArguments:
     num_passes: int = field(
-        default=3,
+        default=PAPER_SETTINGS.num_passes,
         metadata={
             "help": "forward passes K per batch (run as one forward over the batch repeated K times); "
             "1 is ordinary training"
         },
     )
     alpha: float = field(
-        default=5.0,
+        default=PAPER_SETTINGS.alpha,
         metadata={"help": "weight of the divergence between the K passes (the final weight with --adaptive_alpha)"},
     )
     adaptive_alpha: bool = field(
@@ -38,14 +39,16 @@ class IntraDistillationArguments:
             "(constant alpha when alpha <= 1)"
         },
     )
-    alpha_p: float = field(default=5.0, metadata={"help": "the weight reaches alpha at step N/p"})
-    alpha_q: float = field(default=10.0, metadata={"help": "the weight reaches 1 at step N/q; needs 0 < p < q"})
+    alpha_p: float = field(default=PAPER_SETTINGS.p, metadata={"help": "the weight reaches alpha at step N/p"})
+    alpha_q: float = field(
+        default=PAPER_SETTINGS.q, metadata={"help": "the weight reaches 1 at step N/q; needs 0 < p < q"}
+    )
     alpha_max_steps: int = field(
         default=0,
         metadata={"help": "horizon N of the schedule; 0 uses the trainer's max_steps (from --max_steps or the epochs)"},
     )
     divergence: str = field(
-        default="x",
+        default=PAPER_SETTINGS.divergence,
         metadata={
             "help": "divergence between the K output distributions: x (the paper's), js, sym_kl. "
             "Regression outputs (num_labels = 1) always use mse, the squared distance to the mean output; "

@@ -10,8 +10,9 @@ Usage: scripts/iwslt14/ablate.sh --lang de [--passes "1 2 3 4 5"] [--alpha-modes
                                  [--preset {paper,small}] [--out DIR] [--force] [-- TRAIN OPTIONS...]
 
 Trains one intra-distillation model per K in --passes and alpha mode in --alpha-modes
-(adaptive: the paper's schedule, alpha 5 reached at N/5; fixed: alpha 5 from the first
-update) with the recipe of scripts/iwslt14/train.sh, evaluates each, and writes
+(adaptive: the recipe's schedule, alpha reached at N/p; fixed: the recipe's alpha from the
+first update; train.sh --help states them) with the recipe of scripts/iwslt14/train.sh,
+evaluates each, and writes
   OUT/ablation/<lang>-en/<run>/            checkpoints, train.log (fairseq's JSON log, what the
                                            analysis tools plot), bleu-test.json
   OUT/ablation/<lang>-en/table.txt, .json  BLEU, training time and tokens/s per run

@@ -66,7 +66,7 @@ require_value --langs "$langs"
 require_value --out "$out"
 case "$preset" in paper) recipe=iwslt14 ;; small) recipe=iwslt14-small ;;
   *) die "--preset must be paper or small (got '$preset')" ;; esac
-vocab_size="${vocab_size:-$(python -m fairseq_intradistill.data.recipes get --recipe "$recipe" vocab_size)}"
+vocab_size="${vocab_size:-$(python -m fairseq_intradistill.recipes get --recipe "$recipe" vocab_size)}"
 [[ "$train_pairs" =~ ^[0-9]+$ ]] || die "--train-pairs must be a positive integer (got '$train_pairs')"
 [[ "$subset_seed" =~ ^[0-9]+$ ]] || die "--subset-seed must be a non-negative integer (got '$subset_seed')"
 [[ "$vocab_size" =~ ^[1-9][0-9]*$ ]] || die "--vocab-size must be a positive integer (got '$vocab_size')"

@@ -12,7 +12,7 @@ Usage: scripts/quickstart/run.sh [--out DIR] [--seeds N [N ...]] [--jobs N] [--v
 Baseline vs intra-distillation in the paper's regime, in miniature and offline: a synthetic
 parallel corpus (fairseq_intradistill.data.toy_corpus) with a long tail of rare words and
 few training pairs, so that the baseline overfits; the `quickstart` recipe of
-fairseq_intradistill/data/recipes.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
+fairseq_intradistill/recipes.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
 1,000 updates); checkpoint_best by validation loss; beam 5.  Steps: corpus, joint
 SentencePiece, fairseq-preprocess, fairseq-train for each method and seed
 (scripts/common/train.sh), fairseq-generate on the validation and test sets
@@ -82,7 +82,7 @@ fi
 
 if [ ! -s "$out/spm/test.tgt" ]; then
   log "step 2/5: joint SentencePiece model and encoding (log: $out/spm.log)"
-  vocab="$(python -m fairseq_intradistill.data.recipes get --recipe quickstart vocab_size)"
+  vocab="$(python -m fairseq_intradistill.recipes get --recipe quickstart vocab_size)"
   python -m fairseq_intradistill.data.spm train --inputs "$out/raw/train.src" "$out/raw/train.tgt" \
     --model-prefix "$out/spm/spm" --vocab-size "$vocab" > "$out/spm.log" 2>&1 \
     || die "SentencePiece training failed, see $out/spm.log"

@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 require_value --out "$out"
-vocab_size="${vocab_size:-$(python -m fairseq_intradistill.data.recipes get --recipe wmt17 vocab_size)}"
+vocab_size="${vocab_size:-$(python -m fairseq_intradistill.recipes get --recipe wmt17 vocab_size)}"
 [[ "$vocab_size" =~ ^[1-9][0-9]*$ ]] || die "--vocab-size must be a positive integer (got '$vocab_size')"
 [[ "$spm_sentences" =~ ^[1-9][0-9]*$ ]] || die "--spm-sentences must be a positive integer (got '$spm_sentences')"
 [[ "$workers" =~ ^[0-9]+$ ]] || die "--workers must be a non-negative integer (got '$workers')"

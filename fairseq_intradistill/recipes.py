@@ -1,27 +1,35 @@
-"""Every recipe flag, stated once: the scripts and the configs ask this module.
+"""Every recipe, stated once, and the one command line that trains and evaluates with them.
 
-    python -m fairseq_intradistill.data.recipes flags --recipe iwslt14 --method intra --gpus 2
-    python -m fairseq_intradistill.data.recipes flags --method intra          # no recipe: the method only
-    python -m fairseq_intradistill.data.recipes batch --recipe wmt17 --gpus 4
-    python -m fairseq_intradistill.data.recipes get --recipe iwslt14-small vocab_size
+    python -m fairseq_intradistill.recipes train iwslt14 --lang de --method intra --dry-run
+    python -m fairseq_intradistill.recipes train wmt17 --method intra [FAIRSEQ-TRAIN OPTIONS...]
+    python -m fairseq_intradistill.recipes train custom --data DIR --method intra --save-dir DIR [--recipe NAME]
+    python -m fairseq_intradistill.recipes evaluate iwslt14 --lang de --checkpoint CKPT
+    python -m fairseq_intradistill.recipes flags --recipe iwslt14 --method intra --gpus 2
+    python -m fairseq_intradistill.recipes batch --recipe wmt17 --gpus 4
+    python -m fairseq_intradistill.recipes get --recipe iwslt14-small vocab_size
 
-``flags`` prints one fairseq-train argument per line (``scripts/common/train.sh`` reads them
-with ``mapfile``): the method's task and criterion (:data:`METHOD_FLAGS`), the recipe's
-training settings, its batch plan and, for ``intra``, its intra-distillation settings.
-Without ``--recipe`` only the method's flags are printed, with the paper's IWSLT'14
-intra-distillation settings (:data:`DEFAULT_INTRA`) for ``intra`` (the quickstart's case).
-The effective batch (target tokens per update, summed over GPUs and ``--update-freq``) is
-the recipe's whatever the number of GPUs: :func:`batch_plan`.  ``get`` prints one field of
-a recipe (the scripts' defaults for the vocabulary, decoding, ...).
-``configs/iwslt14/*.yaml`` are checked against :func:`train_flags` by the tests.
+``train`` and ``evaluate`` are what ``scripts/{iwslt14,wmt17,common}/{train,evaluate}.sh`` run
+(they pass their options through; :mod:`fairseq_intradistill.launch` does the work): the
+fairseq-train command is the method's task and criterion (:data:`METHOD_FLAGS`), the recipe's
+training settings, its batch plan and, for ``intra``, its intra-distillation settings, then the
+user's fairseq options, so that those override the recipe's; ``--dry-run`` prints it.
+``flags`` prints the recipe's part, one argument per line; without ``--recipe`` only the
+method's, with the paper's IWSLT'14 intra-distillation settings (:data:`DEFAULT_INTRA`, from
+:data:`fairseq_intradistill.schedule.PAPER_SETTINGS`) for ``intra``.  The effective batch (target
+tokens per update, summed over GPUs and ``--update-freq``) is the recipe's whatever the number
+of GPUs: :func:`batch_plan`.  ``get`` prints one field of a recipe (the prepare scripts' vocabulary
+size, the quickstart's).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass, fields
-from typing import Dict, List, Optional, Tuple
+import sys
+from dataclasses import dataclass, fields, replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from fairseq_intradistill.schedule import PAPER_SETTINGS, IntraSettings
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,32 @@ def _small_transformer(layers: int, dim: int, ffn: int, heads: int) -> Tuple[str
     )
 
 
-# The paper, IWSLT'14: K=3, alpha 5, adaptive with p=5, q=10, X-divergence.
-DEFAULT_INTRA = _flags("--num-passes 3 --alpha 5 --adaptive-alpha --alpha-p 5 --alpha-q 10 --divergence x")
+def intra_flags(settings: IntraSettings) -> Tuple[str, ...]:
+    """The criterion's flags for ``settings`` (numbers as written by hand: 5, not 5.0)."""
+    adaptive = ("--adaptive-alpha",) if settings.adaptive else ()
+    return (
+        ("--num-passes", str(settings.num_passes), "--alpha", f"{settings.alpha:g}")
+        + adaptive
+        + ("--alpha-p", f"{settings.p:g}", "--alpha-q", f"{settings.q:g}", "--divergence", settings.divergence)
+    )
+
+
+def describe_intra(flags: Sequence[str]) -> str:
+    """A recipe's intra-distillation flags in words, for the scripts' --help."""
+
+    def value(name: str) -> str:
+        return flags[list(flags).index(name) + 1]
+
+    schedule = (
+        f"the adaptive schedule p={value('--alpha-p')}, q={value('--alpha-q')}"
+        if "--adaptive-alpha" in flags
+        else "from the first update"
+    )
+    return f"K={value('--num-passes')}, alpha {value('--alpha')} with {schedule}, divergence {value('--divergence')}"
+
+
+# The paper, IWSLT'14 (schedule.PAPER_SETTINGS).
+DEFAULT_INTRA = intra_flags(PAPER_SETTINGS)
 
 _OPTIMISER = _flags("--optimizer adam --adam-betas (0.9,0.98) --adam-eps 1e-6 --lr-scheduler inverse_sqrt")
 # Both of the authors' commands (their IWSLT'14 script, their WMT'17 command): fp16 starting
@@ -176,7 +208,7 @@ RECIPES: Dict[str, Recipe] = {
             "--label-smoothing 0.1 --seed 1 --best-checkpoint-metric loss --no-epoch-checkpoints --log-interval 100 "
             "--save-interval-updates 300 --keep-interval-updates 1"
         ),
-        intra=_flags("--num-passes 3 --alpha 5 --adaptive-alpha --alpha-p 10 --alpha-q 16 --divergence x"),
+        intra=intra_flags(replace(PAPER_SETTINGS, p=10.0, q=16.0)),
         vocab_size=32000,
         beam=4,
         lenpen=0.6,
@@ -214,7 +246,7 @@ def method_flags(
     if alpha_mode not in ALPHA_MODES:
         raise ValueError(f"--alpha-mode must be fixed or adaptive (got {alpha_mode!r})")
     if num_passes is not None and num_passes < 1:
-        raise ValueError(f"the number of passes must be >= 1 (got {num_passes})")
+        raise ValueError(f"--num-passes: the number of passes must be >= 1 (got {num_passes})")
     if method != "intra" and (num_passes is not None or alpha_mode != "adaptive"):
         raise ValueError(f"--num-passes and --alpha-mode are for --method intra (got --method {method})")
     flags = list(METHOD_FLAGS[method])
@@ -280,14 +312,29 @@ def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) 
         parser.error(f"{flag} must be a positive integer (got {value})")
 
 
-def main(argv=None) -> None:
+def _split_prog(argv: List[str]) -> Tuple[Optional[str], List[str]]:
+    """``--prog NAME`` first: the calling script's name, for its usage and error messages."""
+    if argv[:1] == ["--prog"] and len(argv) >= 2:
+        return argv[1], argv[2:]
+    return None, argv
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    from fairseq_intradistill import launch  # the runner needs the table, not the other way round
+
+    prog, argv = _split_prog(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(
-        prog="python -m fairseq_intradistill.data.recipes",
+        prog="python -m fairseq_intradistill.recipes",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--prog", metavar="NAME", help="(first) the name of the calling script, in its usage and error messages"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("flags", help="fairseq-train flags, one per line")
+    launch.add_parsers(sub, prog)
+    p = sub.add_parser("flags", help="the recipe's fairseq-train flags, one per line")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")
     p.add_argument("--method", required=True, choices=sorted(METHOD_FLAGS))
     p.add_argument("--gpus", type=int, default=0, help="GPUs found (0: the CPU); sets the batch plan")
@@ -302,7 +349,15 @@ def main(argv=None) -> None:
     p = sub.add_parser("get", help="print one field of a recipe (vocab_size, beam, lenpen, ...)")
     p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
     p.add_argument("field")
-    args = parser.parse_args(argv)
+    # After "--" only the recipe's replacements are still read (as the scripts did); the rest
+    # is fairseq's, whatever it looks like.
+    head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args, extra = parser.parse_known_args(head)
+    if args.command in ("train", "evaluate"):
+        args, rest = launch.tail_parser(args.command).parse_known_args(tail, namespace=args)
+        sys.exit(launch.run(args, extra + rest, argv[2:]))  # the options after "train iwslt14" etc.
+    if extra or tail:
+        parser.error(f"unrecognized arguments: {' '.join(extra + tail)}")
     try:
         if args.command == "get":
             print(recipe_field(args.recipe, args.field))
