@@ -551,7 +551,7 @@ def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
         "subset_seed": 1,
         "vocab_size": 200,
     }
-    # The preset's model and batch reached fairseq; the schedule's horizon is the run's N.
+    # The preset's model and batch reached fairseq.
     log = (out / "runs" / "de-en" / "intra" / "train.log").read_text()
     assert "encoder_embed_dim=128" in log and "encoder_layers=2" in log and "'max_tokens': 2048" in log
     assert "'lr': [0.001]" in log and "'warmup_updates': 500" in log
@@ -559,9 +559,12 @@ def test_train_pairs_and_small_preset_end_to_end(done, release, tmp_path):
         int(r["num_updates"]): float(r["alpha"])
         for r in log_records(out / "runs" / "de-en" / "intra" / "train.log", inner=True)
     }
-    assert by_update == {1: 0.0, 2: 5.0}
+    assert by_update == {1: 1.0, 2: 1.0}  # the preset's alpha 1, constant from the first update
     for method in ("baseline", "intra"):
         assert json.loads((out / "runs" / "de-en" / method / "bleu-test.json").read_text())["num_sentences"] == 15
+        # The preset's decoding, chosen on validation: beam 5, lenpen 1.5.
+        log = (out / "runs" / "de-en" / method / "generate-test.log").read_text()
+        assert "'beam': 5" in log and "'lenpen': 1.5" in log
     assert json.loads((out / "runs" / "de-en" / "experiment.json").read_text())["benchmark"] == "iwslt14-small"
     # The same subset again: every step skipped.  Another N, seed or vocabulary: refused.
     again = bash(

@@ -164,7 +164,7 @@ def test_compound_split_and_bleu():
     assert perfect["bleu"] == 100.0 and perfect["num_sentences"] == 1
 
 
-def test_small_preset_flags_and_schedule_horizon():
+def test_small_preset_flags_and_constant_alpha():
     from fairseq_intradistill.schedule import adaptive_alpha
 
     flags = recipes.train_flags("iwslt14-small", "intra", gpus=0)
@@ -178,22 +178,29 @@ def test_small_preset_flags_and_schedule_horizon():
         "--dropout": "0.3",
         "--max-tokens": "2048",
         "--update-freq": "1",
-        "--max-update": "2500",
-        "--alpha": "5",
-        "--alpha-p": "5",
-        "--alpha-q": "10",
+        "--max-update": "3000",
+        "--alpha": "1",
         "--num-passes": "3",
+        "--divergence": "x",
     }
     assert {name: value(name) for name in small} == small
-    assert "--adaptive-alpha" in flags and "--alpha-max-update" not in flags  # N = --max-update
+    # Regime C of docs/fidelity.md: alpha 1 from the first update, no ramp.
+    assert "--adaptive-alpha" not in flags and "--alpha-max-update" not in flags
+    n = int(value("--max-update"))
+    assert adaptive_alpha(1.0, 0, n, 5.0, 10.0) == 1.0 == adaptive_alpha(1.0, n, n, 5.0, 10.0)
     assert recipes.recipe_field("iwslt14-small", "vocab_size") == "4000"
-    # The paper's semantics at the preset's N: alpha 1 at N/q, alpha at N/p, 0 at the start.
-    n, p, q = int(value("--max-update")), float(value("--alpha-p")), float(value("--alpha-q"))
-    assert adaptive_alpha(5.0, 0, n, p, q) == 0.0
-    assert abs(adaptive_alpha(5.0, n // 10, n, p, q) - 1.0) < 1e-9 and adaptive_alpha(5.0, n // 5, n, p, q) == 5.0
-    # With --max-update overridden, the horizon follows it.
+    assert recipes.recipe_field("iwslt14-small", "lenpen") == "1.5"
+    # --alpha-mode fixed is a no-op here, not an error; --max-update overridden is taken.
+    assert recipes.train_flags("iwslt14-small", "intra", gpus=0, alpha_mode="fixed") == flags
     short = recipes.train_flags("iwslt14-small", "intra", gpus=0, max_update=1000)
     assert short[short.index("--max-update") + 1] == "1000"
+    # The paper's recipe keeps the paper's schedule: alpha 1 at N/q, 5 at N/p, 0 at the start.
+    paper = recipes.train_flags("iwslt14", "intra", gpus=0)
+    pv = lambda name: paper[paper.index(name) + 1]  # noqa: E731
+    assert "--adaptive-alpha" in paper and pv("--alpha") == "5"
+    n, p, q = int(pv("--max-update")), float(pv("--alpha-p")), float(pv("--alpha-q"))
+    assert adaptive_alpha(5.0, 0, n, p, q) == 0.0
+    assert abs(adaptive_alpha(5.0, n // 10, n, p, q) - 1.0) < 1e-9 and adaptive_alpha(5.0, n // 5, n, p, q) == 5.0
 
 
 def test_method_flags_without_a_recipe():

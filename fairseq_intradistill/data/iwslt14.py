@@ -4,7 +4,7 @@
     python -m fairseq_intradistill.data.iwslt14 unpack --archive 2014-01.tgz --langs "de nl" --out DIR
     python -m fairseq_intradistill.data.iwslt14 raw --pair-archive DIR/de-en.tgz --lang de --out RAW
     python -m fairseq_intradistill.data.iwslt14 select --pair-dir DIR/data/de-en --lang de \
-        --train-pairs 5000 --subset-seed 1 --vocab-size 4000
+        --train-pairs 8000 --subset-seed 1 --vocab-size 4000
     python -m fairseq_intradistill.data.iwslt14 corpus --orig DIR --langs "de nl" [--archive 2014-01.tgz]
     python -m fairseq_intradistill.data.iwslt14 langs
 

@@ -25,7 +25,7 @@ running it again resumes an interrupted reproduction; --force redoes everything.
                   table then names that corpus and shows no paper number
   --out DIR    recipe folder (default: work/iwslt14)
   --preset small   the CPU preset (train.sh --preset small; SentencePiece 4k unless
-                   --vocab-size); use it with --train-pairs 5000 and its own --out
+                   --vocab-size); use it with --train-pairs 8000 and its own --out
   --train-pairs N, --subset-seed S, --vocab-size N   go to prepare.sh
 USAGE
 }
