@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny binarised corpus made by the tests, and helpers to run the real CLIs."""
 
+import json
 import os
 import random
 import subprocess
@@ -246,3 +247,13 @@ def evaluate_hypotheses(run_dir: Path, references: Path, drop: float, seed: int)
         ]
     )
     return hyps
+
+
+def write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0) -> None:
+    """A finished run written by hand: a train.log record and a bleu-test.json (for the results tables)."""
+    folder.mkdir(parents=True)
+    record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
+    (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
+    (folder / "bleu-test.json").write_text(
+        json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a", "length_ratio": 0.5 + bleu / 100})
+    )

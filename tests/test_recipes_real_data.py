@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from conftest import REPO, TINY_MODEL, run
+from conftest import REPO, TINY_MODEL, run, write_run
 from test_recipes_iwslt14 import build_release
-from test_recipes_units import _write_run
 
 pytestmark = pytest.mark.slow  # prepares, trains and decodes a real corpus
 
@@ -172,8 +171,8 @@ def test_pair_table_keeps_the_paper_to_its_data_and_pairs(tmp_path):
         "de-l10n": ("iwslt14", "de-en", "l10n-fr-sv", 5.0, 6.0),  # a paper pair name, but not the paper's data
     }
     for name, (benchmark, pair, corpus, base, intra) in folders.items():
-        _write_run(tmp_path / name / "baseline", base)
-        _write_run(tmp_path / name / "intra", intra)
+        write_run(tmp_path / name / "baseline", base)
+        write_run(tmp_path / name / "intra", intra)
         meta = {"benchmark": benchmark, "pair": pair, **({"corpus": corpus} if corpus else {})}
         (tmp_path / name / "experiment.json").write_text(json.dumps(meta))
     dirs = [tmp_path / name for name in folders]

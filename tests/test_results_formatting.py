@@ -6,25 +6,15 @@ beside the paper's numbers, and the quickstart's table without experiment.json."
 import json
 import re
 import sys
-from pathlib import Path
 
-from conftest import run
-
-
-def _write_run(folder: Path, bleu: float, updates: int = 10, wall: float = 20.0) -> None:
-    folder.mkdir(parents=True)
-    record = {"epoch": 1, "train_wpb": "100", "train_num_updates": str(updates), "train_wall": str(wall)}
-    (folder / "train.log").write_text(f"2026-01-01 | INFO | train | {json.dumps(record)}\n")
-    (folder / "bleu-test.json").write_text(
-        json.dumps({"bleu": bleu, "signature": "nrefs:1|tok:13a", "length_ratio": 0.5 + bleu / 100})
-    )
+from conftest import run, write_run
 
 
 def test_results_table_per_pair_beside_the_paper(tmp_path):
     for pair, base, intra in (("de-en", 30.0, 32.5), ("nl-en", 28.0, 29.0)):
         exp = tmp_path / pair
-        _write_run(exp / "baseline", base)
-        _write_run(exp / "intra", intra, wall=60.0)
+        write_run(exp / "baseline", base)
+        write_run(exp / "intra", intra, wall=60.0)
         (exp / "experiment.json").write_text(json.dumps({"benchmark": "iwslt14", "pair": pair}))
     proc = run(
         [
@@ -56,7 +46,7 @@ def test_results_table_per_pair_beside_the_paper(tmp_path):
 
 
 def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
-    _write_run(tmp_path / "quick" / "baseline", 12.0)
+    write_run(tmp_path / "quick" / "baseline", 12.0)
     out = run([sys.executable, "-m", "fairseq_intradistill.results", tmp_path / "quick"]).stdout
     assert out.splitlines()[0].split() == [
         "experiment",
