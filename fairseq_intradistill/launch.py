@@ -402,7 +402,7 @@ def _batch_line(name: str) -> str:
 
 _TRAIN_COMMON = """\
 fairseq-train gets, in this order: the method's task and criterion, the recipe's flags
-(fairseq_intradistill/recipes.py), its batch plan for the GPUs found (the effective batch is the
+(fairseq_intradistill/recipes/__init__.py), its batch plan for the GPUs found (the effective batch is the
 recipe's whatever the number of GPUs: the per-GPU --max-tokens and --update-freq follow), the
 save folder and JSON log (SAVE_DIR/train.log), --fp16 on GPUs that support it or --cpu (with a
 warning) without one, then every option not listed here, so that those override the recipe's.

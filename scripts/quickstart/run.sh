@@ -12,7 +12,7 @@ Usage: scripts/quickstart/run.sh [--out DIR] [--seeds N [N ...]] [--jobs N] [--v
 Baseline vs intra-distillation in the paper's regime, in miniature and offline: a synthetic
 parallel corpus (fairseq_intradistill.data.toy_corpus) with a long tail of rare words and
 few training pairs, so that the baseline overfits; the `quickstart` recipe of
-fairseq_intradistill/recipes.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
+fairseq_intradistill/recipes/__init__.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
 1,000 updates); checkpoint_best by validation loss; beam 5.  Steps: corpus, joint
 SentencePiece, fairseq-preprocess, fairseq-train for each method and seed
 (scripts/common/train.sh), fairseq-generate on the validation and test sets
