@@ -223,6 +223,24 @@ def test_train_dry_run_prints_the_command_before_the_data_exists(tmp_path):
     assert "--encoder-layers" in command and command[command.index("--max-tokens") + 1] == "2048"
 
 
+def test_ablation_dry_run_prints_one_command_per_run(tmp_path):
+    # Before the data exists: one fairseq-train line per run, each with its K and alpha mode,
+    # the options after -- last; nothing is written and nothing is evaluated.
+    proc = run(
+        ["bash", SCRIPTS / "ablate.sh", "--lang", "de", "--passes", "1 3", "--alpha-modes", "fixed adaptive",
+         "--dry-run", "--", "--patience", "3"],
+        cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": ""},
+    )  # fmt: skip
+    commands = [shlex.split(line) for line in proc.stdout.splitlines()]
+    assert [c[c.index("--save-dir") + 1] for c in commands] == [
+        f"work/iwslt14/ablation/de-en/{name}" for name in ("K1", "K3-fixed", "K3-adaptive")
+    ]
+    assert [c[c.index("--num-passes") + 1] for c in commands] == ["1", "3", "3"]
+    assert ["--adaptive-alpha" in c for c in commands] == [False, False, True]  # K1 takes the first mode
+    assert all(c[0].endswith("fairseq-train") and c[-2:] == ["--patience", "3"] for c in commands)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_run_all_prepares_the_data_as_the_authors(done):
     out = done["out"]

@@ -7,7 +7,8 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/iwslt14/ablate.sh --lang de [--passes "1 2 3 4 5"] [--alpha-modes "fixed adaptive"]
-                                 [--preset {paper,small}] [--out DIR] [--force] [-- TRAIN OPTIONS...]
+                                 [--preset {paper,small}] [--out DIR] [--force] [--dry-run]
+                                 [-- TRAIN OPTIONS...]
 
 Trains one intra-distillation model per K in --passes and alpha mode in --alpha-modes
 (adaptive: the recipe's schedule, alpha reached at N/p; fixed: the recipe's alpha from the
@@ -19,12 +20,14 @@ evaluates each, and writes
 Runs are named K<k>-<mode>; K=1 is a single run "K1" (one pass has no divergence, so alpha
 does not matter).  The pair must be prepared (scripts/iwslt14/prepare.sh).  Finished runs
 are skipped; --force redoes them.  Options after -- go to every train.sh call.
+--dry-run prints each run's fairseq-train command (train.sh --dry-run), one line per run, and
+runs nothing: it works before the data is prepared.
   --out DIR   recipe folder (default: work/iwslt14)
   --preset    train.sh's recipe (default: paper; small: the CPU preset)
 USAGE
 }
 
-lang="" passes="1 2 3 4 5" modes="fixed adaptive" out="work/iwslt14" preset=paper force=() train_opts=()
+lang="" passes="1 2 3 4 5" modes="fixed adaptive" out="work/iwslt14" preset=paper force=() dry_run=() train_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     --out) out="${2:-}"; shift 2 ;;
     --preset) preset="${2:-}"; shift 2 ;;
     --force) force=(--force); shift ;;
+    --dry-run) dry_run=(--dry-run); shift ;;
     --) shift; train_opts=("$@"); break ;;
     *) die "unknown option '$1' (see --help; fairseq-train options go after --)" ;;
   esac
@@ -46,7 +50,7 @@ for k in $passes; do [[ "$k" =~ ^[1-9][0-9]*$ ]] || die "--passes: '$k' is not a
 for mode in $modes; do
   case "$mode" in fixed|adaptive) ;; *) die "--alpha-modes: '$mode' is not fixed or adaptive" ;; esac
 done
-[ -f "$out/data/$lang-en/bin/done" ] \
+[ ${#dry_run[@]} -gt 0 ] || [ -f "$out/data/$lang-en/bin/done" ] \
   || die "no prepared data in $out/data/$lang-en/bin: run scripts/iwslt14/prepare.sh --langs $lang --out $out first"
 
 dir="$out/ablation/$lang-en"
@@ -58,9 +62,11 @@ for k in $passes; do
     done_names+="$name "
     log "== ablation $lang-en $name"
     bash "$here/train.sh" --lang "$lang" --method intra --preset "$preset" --out "$out" --save-dir "$dir/$name" \
-      --num-passes "$k" --alpha-mode "$mode" ${force[@]+"${force[@]}"} -- ${train_opts[@]+"${train_opts[@]}"}
+      --num-passes "$k" --alpha-mode "$mode" ${force[@]+"${force[@]}"} ${dry_run[@]+"${dry_run[@]}"} \
+      -- ${train_opts[@]+"${train_opts[@]}"}
+    [ ${#dry_run[@]} -eq 0 ] || continue
     bash "$here/evaluate.sh" --lang "$lang" --out "$out" --preset "$preset" --checkpoint "$dir/$name/checkpoint_best.pt" \
       ${force[@]+"${force[@]}"}
   done
 done
-python -m fairseq_intradistill.results "$dir" --json "$dir/table.json" | tee "$dir/table.txt"
+[ ${#dry_run[@]} -gt 0 ] || python -m fairseq_intradistill.results "$dir" --json "$dir/table.json" | tee "$dir/table.txt"
