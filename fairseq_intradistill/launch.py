@@ -364,6 +364,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_recipe_run_options(parser: argparse.ArgumentParser, out: str, pair: str) -> None:
+    """The options of a recipe's training script (iwslt14, wmt17): folders, --force, --dry-run, overrides."""
+    parser.add_argument("--out", metavar="DIR", default=out, help="recipe folder (default: %(default)s)")
+    parser.add_argument(
+        "--save-dir", metavar="DIR", help=f"checkpoints and train.log (default: OUT/runs/{pair}/<method>)"
+    )
+    parser.add_argument("--force", action="store_true", help="delete SAVE_DIR and train from scratch")
+    parser.add_argument("--dry-run", action="store_true", help="print the fairseq-train command and stop")
+    _add_overrides(parser)
+
+
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
     """The options that replace a recipe's settings; recognised after ``--`` too."""
     group = parser.add_argument_group("replacing the recipe's settings (also after --, as --dry-run)")
@@ -448,11 +459,7 @@ def _train_parsers(train: argparse._SubParsersAction, prog: Optional[str]) -> No
         default="paper",
         help="paper (recipe iwslt14, the default) or small (iwslt14-small)",
     )
-    p.add_argument("--out", metavar="DIR", default="work/iwslt14", help="recipe folder (default: %(default)s)")
-    p.add_argument("--save-dir", metavar="DIR", help="checkpoints and train.log (default: OUT/runs/<lang>-en/<method>)")
-    p.add_argument("--force", action="store_true", help="delete SAVE_DIR and train from scratch")
-    p.add_argument("--dry-run", action="store_true", help="print the fairseq-train command and stop")
-    _add_overrides(p)
+    _add_recipe_run_options(p, out="work/iwslt14", pair="<lang>-en")
 
     p = train.add_parser(
         "wmt17",
@@ -470,11 +477,7 @@ def _train_parsers(train: argparse._SubParsersAction, prog: Optional[str]) -> No
     )
     p.set_defaults(leaf=p)
     p.add_argument("--method", metavar="{baseline,intra}", help="required")
-    p.add_argument("--out", metavar="DIR", default="work/wmt17", help="recipe folder (default: %(default)s)")
-    p.add_argument("--save-dir", metavar="DIR", help="checkpoints and train.log (default: OUT/runs/en-de/<method>)")
-    p.add_argument("--force", action="store_true", help="delete SAVE_DIR and train from scratch")
-    p.add_argument("--dry-run", action="store_true", help="print the fairseq-train command and stop")
-    _add_overrides(p)
+    _add_recipe_run_options(p, out="work/wmt17", pair="en-de")
 
     p = train.add_parser(
         "custom",
