@@ -60,3 +60,21 @@ def test_results_without_experiment_json_keep_the_quickstart_table(tmp_path):
         "cost",
     ]
     assert "paper" not in out and "n/a" not in out
+
+
+def test_validation_bleu_from_bleu_valid_json_in_the_table_and_the_json(tmp_path):
+    # A run decoded on the validation set too (evaluate.sh --subset valid) shows those numbers
+    # beside the test set's; one that was not reads "-".
+    exp = tmp_path / "fr-en"
+    write_run(exp / "baseline", 13.0)
+    write_run(exp / "intra", 14.0)
+    (exp / "intra" / "bleu-valid.json").write_text(json.dumps({"bleu": 13.72, "length_ratio": 0.938}))
+    proc = run(
+        [sys.executable, "-m", "fairseq_intradistill.results", exp, "--json", tmp_path / "r.json", "--no-significance"]
+    )
+    header = proc.stdout.splitlines()[0].split()
+    assert header[:6] == ["experiment", "method", "BLEU", "ratio", "valid", "v.ratio"]
+    assert re.search(r"^fr-en\s+intra\s+14\.00\s+0\.640\s+13\.72\s+0\.938\s+10\s", proc.stdout, re.M)
+    assert re.search(r"^fr-en\s+baseline\s+13\.00\s+0\.630\s+-\s+-\s+10\s", proc.stdout, re.M)
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
+    assert [(r["valid_bleu"], r["valid_length_ratio"]) for r in runs] == [(None, None), (13.72, 0.938)]

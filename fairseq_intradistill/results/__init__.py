@@ -8,7 +8,8 @@ any other name), each with the ``train.log`` that ``scripts/common/train.sh`` wr
 (``bleu-test.json``, ``hyp-test.txt``).  The output, in order:
 
 1. One row per run: test BLEU, length ratio (hypothesis / reference length; BLEU's brevity
-   penalty starts below 1), updates, training time, target tokens/s, cost (time relative to
+   penalty starts below 1), the validation set's BLEU and ratio where the run has
+   ``bleu-valid.json`` (``evaluate.sh --subset valid``), updates, training time, target tokens/s, cost (time relative to
    the baseline of the same folder).
 2. Paired bootstrap resampling (sacreBLEU's own ``PairedTest``, ``paired_bs``) for every
    folder holding both a ``baseline`` and an ``intra`` run decoded on the same test set:

@@ -44,12 +44,15 @@ METHOD = Column("method", 10, "<")
 
 
 def format_table(runs: List[RunSummary]) -> str:
-    """One row per run: BLEU, length ratio, updates, training time, tokens/s, cost."""
+    """One row per run: BLEU, length ratio, (validation BLEU and ratio,) updates, time, tokens/s, cost."""
+    # The validation columns only where a run has them, so that test-only tables stay as they were.
+    with_valid = any(r.valid_bleu is not None for r in runs)
     columns = [
         EXPERIMENT,
         METHOD,
         Column("BLEU", 6),
         Column("ratio", 6),
+        *([Column("valid", 6), Column("v.ratio", 7)] if with_valid else []),
         Column("updates", 8),
         Column("time s", 8),
         Column("tokens/s", 9),
@@ -66,6 +69,7 @@ def format_table(runs: List[RunSummary]) -> str:
                 r.method,
                 _fmt(r.bleu, ".2f"),
                 _fmt(r.length_ratio, ".3f"),
+                *([_fmt(r.valid_bleu, ".2f"), _fmt(r.valid_length_ratio, ".3f")] if with_valid else []),
                 _fmt(r.updates, "d"),
                 _fmt(r.seconds, ".0f") + _resumed(r),
                 _fmt(r.tokens_per_second, ".0f"),
@@ -78,6 +82,8 @@ def format_table(runs: List[RunSummary]) -> str:
         "ratio = hypothesis length / reference length (BLEU's brevity penalty below 1); time s = fairseq's wall "
         "clock of the training run; tokens/s = target tokens per second of it; cost = time relative to the baseline"
     )
+    if with_valid:
+        lines.append("valid, v.ratio = BLEU and length ratio on the validation set (bleu-valid.json)")
     if any(_resumed(r) for r in runs):
         lines.append(
             "* resumed: the time adds up its fairseq runs (fairseq's clock stops after a mid-epoch resume, "

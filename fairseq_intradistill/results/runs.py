@@ -1,8 +1,8 @@
 """Collecting runs: one :class:`RunSummary` per method folder of an experiment folder.
 
 Reads what the scripts write into a run folder: ``train.log`` (fairseq's JSON log, by
-:mod:`fairseq_intradistill.analysis.jsonlog`), ``bleu-test.json`` and
-``bleu-test-compound.json``, and the experiment folder's ``experiment.json``.
+:mod:`fairseq_intradistill.analysis.jsonlog`), ``bleu-test.json``, ``bleu-valid.json`` (when
+the validation set was decoded too) and ``bleu-test-compound.json``, and the experiment folder's ``experiment.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class RunSummary:
     # WMT: tokenised, compound-split BLEU (bleu-test-compound.json), for older papers.
     bleu_compound: Optional[float] = None
     length_ratio: Optional[float] = None
+    # bleu-valid.json (evaluate.sh --subset valid): the numbers settings are chosen on.
+    valid_bleu: Optional[float] = None
+    valid_length_ratio: Optional[float] = None
     folder: Optional[str] = None  # the experiment folder as given
     fairseq_runs: Optional[int] = None  # more than 1: the training was resumed
     best_valid_loss: Optional[float] = None
@@ -140,6 +143,7 @@ def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float
     run = experiment_dir / method
     stats = training_stats(run / "train.log") if (run / "train.log").is_file() else {}
     bleu = read_json(run / "bleu-test.json")
+    valid_bleu = read_json(run / "bleu-valid.json")
     benchmark, pair, corpus = read_experiment(experiment_dir)
     comparable = paper.in_paper(benchmark, pair, corpus)
     valid = stats.get("valid", [])
@@ -158,6 +162,8 @@ def summarise_run(experiment_dir: Path, method: str, time_budget: Optional[float
         paper_bleu=paper.paper_bleu(benchmark, pair, method) if comparable else None,
         bleu_compound=read_json(run / "bleu-test-compound.json").get("bleu"),
         length_ratio=bleu.get("length_ratio"),
+        valid_bleu=valid_bleu.get("bleu"),
+        valid_length_ratio=valid_bleu.get("length_ratio"),
         folder=str(experiment_dir),
         fairseq_runs=stats.get("fairseq_runs"),
         best_valid_loss=overall[0] if overall else None,
