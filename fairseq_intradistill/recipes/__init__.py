@@ -58,6 +58,8 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
     "self_distillation": ("--task", "translation", "--criterion", "self_distillation"),
 }
 ALPHA_MODES = ("fixed", "adaptive")
+# --preset of the IWSLT'14 scripts (prepare, train, evaluate) -> recipe.
+IWSLT_PRESETS: Dict[str, str] = {"paper": "iwslt14", "small": "iwslt14-small"}
 
 
 def _flags(text: str) -> Tuple[str, ...]:
