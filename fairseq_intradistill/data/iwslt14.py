@@ -8,9 +8,10 @@
     python -m fairseq_intradistill.data.iwslt14 corpus --orig DIR --langs "de nl" [--archive 2014-01.tgz]
     python -m fairseq_intradistill.data.iwslt14 langs
 
-``langs`` prints the paper's eight source languages, space-separated: the scripts' default
-``--langs`` (scripts/iwslt14/prepare.sh, run_all.sh), so that the list lives in one place
-(:data:`~fairseq_intradistill.data.corpora.PAPER_IWSLT14_LANGS`).
+``langs`` prints the paper's eight source languages, space-separated: run_all.sh's default
+``--langs`` (prepare.sh's is :data:`LANGS` itself), so that the list lives in one place
+(:data:`~fairseq_intradistill.data.corpora.PAPER_IWSLT14_LANGS`).  scripts/iwslt14/prepare.sh
+runs these steps in order, in one process: :mod:`fairseq_intradistill.data.prepare`.
 
 ``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
 the release in one pass, each with ``<src>-en.source.json`` beside it: the release it came from,
