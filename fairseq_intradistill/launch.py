@@ -23,13 +23,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from fairseq_intradistill import recipes
 
 METHODS = ("baseline", "intra")  # what the recipe scripts train (custom also self_distillation)
-# --preset of the IWSLT'14 scripts -> recipe.
-IWSLT_PRESETS: Dict[str, str] = {"paper": "iwslt14", "small": "iwslt14-small"}
+IWSLT_PRESETS = recipes.IWSLT_PRESETS  # --preset -> recipe, shared with the prepare step (data/prepare.py)
 EVAL_MAX_TOKENS = 4096  # the decoding batch: no recipe value, memory only
 
 

@@ -8,9 +8,10 @@
     python -m fairseq_intradistill.data.iwslt14 corpus --orig DIR --langs "de nl" [--archive 2014-01.tgz]
     python -m fairseq_intradistill.data.iwslt14 langs
 
-``langs`` prints the paper's eight source languages, space-separated: the scripts' default
-``--langs`` (scripts/iwslt14/prepare.sh, run_all.sh), so that the list lives in one place
-(:data:`~fairseq_intradistill.data.corpora.PAPER_IWSLT14_LANGS`).
+``langs`` prints the paper's eight source languages, space-separated: run_all.sh's default
+``--langs`` (prepare.sh's is :data:`LANGS` itself), so that the list lives in one place
+(:data:`~fairseq_intradistill.data.corpora.PAPER_IWSLT14_LANGS`).  scripts/iwslt14/prepare.sh
+runs these steps in order, in one process: :mod:`fairseq_intradistill.data.prepare`.
 
 ``unpack`` pulls ``2014-01/texts/<src>/en/<src>-en.tgz`` for every requested language out of
 the release in one pass, each with ``<src>-en.source.json`` beside it: the release it came from,
@@ -295,6 +296,19 @@ def write_raw(splits: Dict[str, Dict[str, List[str]]], out: Path) -> Dict[str, i
     return sizes
 
 
+def write_pair_text(pair_archive: Path, lang: str, out: Path, workers: int = 1) -> Dict[str, int]:
+    """The ``raw`` step: :func:`process_pair` written by :func:`write_raw`; return the sizes.
+
+    Prints them, and a note on stderr for each split whose size differs from the paper's.
+    """
+    sizes = write_raw(process_pair(pair_archive, lang, workers), Path(out))
+    print(f"{lang}-{TARGET}: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f" pairs in {out}")
+    for split, n in EXPECTED_SIZES.get(lang, {}).items():
+        if sizes[split] != n:
+            print(f"note: the paper's {split} set has {n:,} pairs, this one {sizes[split]:,}", file=sys.stderr)
+    return sizes
+
+
 PREPARATION = "preparation.json"
 
 
@@ -458,12 +472,7 @@ def main(argv=None) -> None:
                 print(pair_corpus(args.orig, lang, release) or "")
         else:
             lang = check_langs([args.lang])[0]
-            splits = process_pair(args.pair_archive, lang, moses.default_workers(args.workers))
-            sizes = write_raw(splits, args.out)
-            print(f"{lang}-{TARGET}: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f" pairs in {args.out}")
-            for split, n in EXPECTED_SIZES.get(lang, {}).items():
-                if sizes[split] != n:
-                    print(f"note: the paper's {split} set has {n:,} pairs, this one {sizes[split]:,}", file=sys.stderr)
+            write_pair_text(args.pair_archive, lang, args.out, moses.default_workers(args.workers))
     except (ArchiveError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from e

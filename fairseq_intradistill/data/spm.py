@@ -17,6 +17,9 @@ from tqdm import tqdm
 
 from fairseq_intradistill.textio import iter_lines
 
+# The smallest --vocab-size taken: SentencePiece needs room for its meta pieces and an alphabet
+# (a corpus's alphabet may ask for more; SentencePiece then says so).
+MIN_VOCAB_SIZE = 8
 # Lines handed to SentencePiece per call: enough to keep every thread busy, few enough
 # (about 10 MB of text) to hold comfortably.
 BATCH_LINES = 100_000
@@ -116,8 +119,8 @@ def main(argv=None) -> None:
     if args.threads < 0:
         parser.error(f"--threads must be >= 0 (got {args.threads})")
     if args.command == "train":
-        if args.vocab_size < 8:
-            parser.error(f"--vocab-size must be >= 8 (got {args.vocab_size})")
+        if args.vocab_size < MIN_VOCAB_SIZE:
+            parser.error(f"--vocab-size must be >= {MIN_VOCAB_SIZE} (got {args.vocab_size})")
         try:
             model = train_joint(
                 args.inputs,

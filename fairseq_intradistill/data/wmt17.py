@@ -217,6 +217,11 @@ def prepare_raw(archive_dir: Path, out: Path, workers: int = 1) -> Dict[str, int
     return stats
 
 
+def describe_sizes(stats: Dict[str, int], out: Path) -> str:
+    """One line of what :func:`prepare_raw` wrote."""
+    return f"{SRC}-{TGT}: train {stats['train']:,}, valid {stats['valid']:,}, test {stats['test']:,} pairs in {out}"
+
+
 def compound_split(line: str) -> str:
     """``a-b`` → ``a ##AT##-##AT## b`` (tensor2tensor's ``s{(\\S)-(\\S)}{$1 ##AT##-##AT## $2}g``)."""
     return re.sub(r"(\S)-(\S)", r"\1 ##AT##-##AT## \2", line)
@@ -263,9 +268,7 @@ def main(argv=None) -> None:
             fetch(args.archive_dir)
         elif args.command == "raw":
             stats = prepare_raw(args.archive_dir, args.out, moses.default_workers(args.workers))
-            print(
-                f"en-de: train {stats['train']:,}, valid {stats['valid']:,}, test {stats['test']:,} pairs in {args.out}"
-            )
+            print(describe_sizes(stats, args.out))
         else:
             for flag, path in (("--hypotheses", args.hypotheses), ("--reference", args.reference)):
                 if not path.is_file():

@@ -17,8 +17,8 @@ user's fairseq options, so that those override the recipe's; ``--dry-run`` print
 method's, with the paper's IWSLT'14 intra-distillation settings (:data:`DEFAULT_INTRA`, from
 :data:`fairseq_intradistill.schedule.PAPER_SETTINGS`) for ``intra``.  The effective batch (target
 tokens per update, summed over GPUs and ``--update-freq``) is the recipe's whatever the number
-of GPUs: :func:`batch_plan`.  ``get`` prints one field of a recipe (the prepare scripts' vocabulary
-size, the quickstart's).
+of GPUs: :func:`batch_plan`.  ``get`` prints one field of a recipe (for the bash scripts: the
+quickstart's vocabulary size).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ METHOD_FLAGS: Dict[str, Tuple[str, ...]] = {
     "self_distillation": ("--task", "translation", "--criterion", "self_distillation"),
 }
 ALPHA_MODES = ("fixed", "adaptive")
+# --preset of the IWSLT'14 scripts (prepare, train, evaluate) -> recipe.
+IWSLT_PRESETS: Dict[str, str] = {"paper": "iwslt14", "small": "iwslt14-small"}
 
 
 def _flags(text: str) -> Tuple[str, ...]:
