@@ -8,6 +8,9 @@ and batch plan, ``--fp16``/``--cpu``, the command itself (fairseq's options give
 last, so that they override the recipe's), the records beside the runs (``experiment.json``,
 ``train.done``) and, for the evaluation, sacreBLEU.  ``--dry-run`` prints the one fairseq-train
 command a training would run, shell-quoted, and touches nothing (the data need not exist yet).
+The pipelines of several runs (``scripts/iwslt14/{run_all,ablate,self_distill}.sh``,
+:mod:`fairseq_intradistill.pipelines`) call :func:`train_iwslt14`, :func:`evaluate_iwslt14`,
+:func:`train` and :func:`evaluate` directly.
 """
 
 from __future__ import annotations
