@@ -8,6 +8,9 @@ and batch plan, ``--fp16``/``--cpu``, the command itself (fairseq's options give
 last, so that they override the recipe's), the records beside the runs (``experiment.json``,
 ``train.done``) and, for the evaluation, sacreBLEU.  ``--dry-run`` prints the one fairseq-train
 command a training would run, shell-quoted, and touches nothing (the data need not exist yet).
+The pipelines of several runs (``scripts/iwslt14/{run_all,ablate,self_distill}.sh``,
+:mod:`fairseq_intradistill.pipelines`) call :func:`train_iwslt14`, :func:`evaluate_iwslt14`,
+:func:`train` and :func:`evaluate` directly.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, TextIO
 
 from fairseq_intradistill import recipes
 
 METHODS = ("baseline", "intra")  # what the recipe scripts train (custom also self_distillation)
 IWSLT_PRESETS = recipes.IWSLT_PRESETS  # --preset -> recipe, shared with the prepare step (data/prepare.py)
+IWSLT_SUBSETS = ("test", "valid")  # what the IWSLT'14 evaluation decodes (references raw/<subset>.en)
 EVAL_MAX_TOKENS = 4096  # the decoding batch: no recipe value, memory only
 
 
@@ -36,8 +40,9 @@ class RecipeError(Exception):
     """A problem the user can fix: reported as ``error: MESSAGE``, without a traceback."""
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+def log(message: str, file: Optional[TextIO] = None) -> None:
+    """A timestamped message on stderr, or in ``file`` (a run's console log)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=file or sys.stderr, flush=True)
 
 
 def user_dir() -> str:
@@ -104,9 +109,9 @@ def find_devices(check_fairseq: bool = True) -> Devices:
     return Devices(int(found["gpus"]), bool(found["fp16"]))
 
 
-def warn_if_cpu(devices: Devices) -> None:
+def warn_if_cpu(devices: Devices, file: Optional[TextIO] = None) -> None:
     if devices.gpus == 0:
-        log("warning: no GPU found, training on the CPU (--cpu); this is only sensible for small models")
+        log("warning: no GPU found, training on the CPU (--cpu); this is only sensible for small models", file)
 
 
 @dataclass
@@ -194,22 +199,31 @@ def print_command(command: Sequence[str]) -> None:
     print(shlex.join(command), flush=True)
 
 
-def train(job: TrainJob, dry_run: bool = False) -> int:
-    """Runs fairseq-train on binarised data (scripts/common/train.sh); its exit status."""
+def train(
+    job: TrainJob, dry_run: bool = False, devices: Optional[Devices] = None, console: Optional[TextIO] = None
+) -> int:
+    """Runs fairseq-train on binarised data (scripts/common/train.sh); its exit status.
+
+    ``devices``: the GPUs already found (a pipeline of several runs counts them once);
+    without it they are counted here.  ``console``: a file that gets fairseq's output and these
+    messages instead of the terminal (self_distill.sh keeps each model's in console.log).
+    """
     job.validate()
     if not dry_run and not any(Path(job.data).glob("dict.*.txt")):
         raise RecipeError(
             f"--data {job.data} holds no fairseq dictionary (dict.*.txt): binarise it with fairseq-preprocess first"
         )
-    devices = find_devices(check_fairseq=not dry_run)  # a dry run does not need fairseq
-    warn_if_cpu(devices)
+    if devices is None:
+        devices = find_devices(check_fairseq=not dry_run)  # a dry run does not need fairseq
+    warn_if_cpu(devices, console)
     command = job.command(devices)
     if dry_run:
         print_command(command)
         return 0
     job.save_dir.mkdir(parents=True, exist_ok=True)
-    log(f"training {job.method} model in {job.save_dir} (log: {job.log_path})")
-    return subprocess.run(command).returncode
+    log(f"training {job.method} model in {job.save_dir} (log: {job.log_path})", console)
+    output = {"stdout": console, "stderr": subprocess.STDOUT} if console else {}
+    return subprocess.run(command, **output).returncode
 
 
 @dataclass
@@ -225,7 +239,7 @@ class RecipeRun:
     arguments: List[str] = field(default_factory=list)  # what the user gave, for train.done
 
 
-def train_recipe(run: RecipeRun, dry_run: bool = False) -> int:
+def train_recipe(run: RecipeRun, dry_run: bool = False, devices: Optional[Devices] = None) -> int:
     """scripts/{iwslt14,wmt17}/train.sh: skip a finished run, --force, records, then :func:`train`."""
     job = run.job
     job.validate()
@@ -240,7 +254,7 @@ def train_recipe(run: RecipeRun, dry_run: bool = False) -> int:
             log(f"note: {done} exists: a real run skips this one (use --force to retrain)")
         elif (job.save_dir / "checkpoint_last.pt").is_file():
             log(f"note: a real run resumes from {job.save_dir / 'checkpoint_last.pt'}")
-        return train(job, dry_run=True)
+        return train(job, dry_run=True, devices=devices)
     if not (job.data / "done").is_file():
         raise RecipeError(f"no prepared data in {job.data}: run {run.prepare} first")
     if done.is_file() and not run.force:
@@ -260,13 +274,58 @@ def train_recipe(run: RecipeRun, dry_run: bool = False) -> int:
         (run.default_save_dir.parent / "experiment.json").write_text(json.dumps(record) + "\n")
     if (job.save_dir / "checkpoint_last.pt").is_file():
         log(f"resuming from {job.save_dir / 'checkpoint_last.pt'}")
-    status = train(job)
+    status = train(job, devices=devices)
     if status != 0:
         return status
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     done.write_text(f"{stamp} {job.method} --recipe {job.recipe} {shlex.join(run.arguments)}\n")
     log(f"{run.pair} {job.method}: done, checkpoints in {job.save_dir}")
     return 0
+
+
+def _iwslt_recipe(preset: str) -> str:
+    if preset not in IWSLT_PRESETS:
+        raise RecipeError(f"--preset must be {' or '.join(IWSLT_PRESETS)} (got '{preset}')")
+    return IWSLT_PRESETS[preset]
+
+
+def train_iwslt14(
+    lang: str,
+    method: str,
+    out: Path,
+    preset: str = "paper",
+    save_dir: Optional[Path] = None,
+    overrides: Optional[Overrides] = None,
+    extra: Sequence[str] = (),
+    force: bool = False,
+    dry_run: bool = False,
+    arguments: Sequence[str] = (),
+    devices: Optional[Devices] = None,
+) -> int:
+    """scripts/iwslt14/train.sh: one <lang>->en model of ``method`` with the recipe of ``preset``.
+
+    Trains on OUT/data/<lang>-en/bin into ``save_dir`` (default OUT/runs/<lang>-en/<method>)
+    with :func:`train_recipe`; ``arguments`` are the train.sh options this run stands for
+    (recorded in train.done), ``devices`` as for :func:`train`.
+    """
+    if method not in METHODS:
+        raise RecipeError(f"--method must be {' or '.join(METHODS)} (got '{method}')")
+    recipe = _iwslt_recipe(preset)
+    pair = f"{lang}-en"
+    default_save_dir = out / "runs" / pair / method
+    data = out / "data" / pair / "bin"
+    job = TrainJob(data, method, save_dir or default_save_dir, recipe, overrides or Overrides(), list(extra))
+    corpus = None
+    if not dry_run:
+        from fairseq_intradistill.data import iwslt14
+
+        try:
+            corpus = iwslt14.pair_corpus(out / "orig", lang)
+        except ValueError as e:
+            raise RecipeError(str(e)) from e
+    prepare = f"scripts/iwslt14/prepare.sh --langs {lang} --out {out}"
+    run = RecipeRun(job, pair, default_save_dir, prepare, corpus, force, list(arguments))
+    return train_recipe(run, dry_run, devices)
 
 
 @dataclass
@@ -311,8 +370,12 @@ class EvalJob:
         ]
 
 
-def evaluate(job: EvalJob, force: bool = False) -> int:
-    """scripts/common/evaluate.sh: decode, put the hypotheses in order, score; its exit status."""
+def evaluate(job: EvalJob, force: bool = False, devices: Optional[Devices] = None, quiet: bool = False) -> int:
+    """scripts/common/evaluate.sh: decode, put the hypotheses in order, score; its exit status.
+
+    ``devices``: the GPUs already found, as for :func:`train`.  ``quiet``: the score is not
+    printed on stdout (it is in the result file; self_distill.sh prints its own table).
+    """
     if not job.data.is_dir():
         raise RecipeError(f"--data {job.data} does not exist")
     if not job.checkpoint.is_file():
@@ -322,9 +385,11 @@ def evaluate(job: EvalJob, force: bool = False) -> int:
     result = job.out / f"bleu-{job.subset}.json"
     if result.is_file() and not force:
         log(f"{result} exists, skipping (use --force to redo)")
-        print(result.read_text(), end="", flush=True)
+        if not quiet:
+            print(result.read_text(), end="", flush=True)
         return 0
-    devices = find_devices()
+    if devices is None:
+        devices = find_devices()
     job.out.mkdir(parents=True, exist_ok=True)
     options = f", {' '.join(job.extra)}" if job.extra else ""
     log(f"decoding {job.subset} with {job.checkpoint} (beam {job.beam}, lenpen {job.lenpen}{options})")
@@ -339,21 +404,67 @@ def evaluate(job: EvalJob, force: bool = False) -> int:
     scoring = [sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", str(output)]
     scoring += ["--reference", str(job.reference), "--hypotheses", str(job.out / f"hyp-{job.subset}.txt")]
     scoring += ["--out", str(result)] + (["--lowercase"] if job.lowercase else [])
-    return subprocess.run(scoring).returncode
+    return subprocess.run(scoring, stdout=subprocess.DEVNULL if quiet else None).returncode
+
+
+def _evaluate_prepared(data: Path, prepare: str, job: EvalJob, force: bool, devices: Optional[Devices] = None) -> int:
+    """:func:`evaluate` on a recipe's prepared pair folder ``data`` (``prepare`` makes it)."""
+    if not (data / "bin" / "done").is_file():
+        raise RecipeError(f"no prepared data in {data / 'bin'}: run {prepare} first")
+    return evaluate(job, force, devices)
+
+
+def evaluate_iwslt14(
+    lang: str,
+    checkpoint: Path,
+    out: Path,
+    preset: str = "paper",
+    subset: str = "test",
+    eval_dir: Optional[Path] = None,
+    beam: Optional[str] = None,
+    lenpen: Optional[str] = None,
+    max_tokens: int = EVAL_MAX_TOKENS,
+    extra: Sequence[str] = (),
+    force: bool = False,
+    devices: Optional[Devices] = None,
+) -> int:
+    """scripts/iwslt14/evaluate.sh: ``subset`` of OUT/data/<lang>-en decoded with ``checkpoint``.
+
+    The preset's decoding unless ``beam``/``lenpen``; the results go into ``eval_dir``
+    (default: the checkpoint's folder).  ``devices`` as for :func:`train`.
+    """
+    if not checkpoint.is_file():
+        raise RecipeError(f"--checkpoint {checkpoint} does not exist")
+    if subset not in IWSLT_SUBSETS:
+        raise RecipeError(f"--subset must be {' or '.join(IWSLT_SUBSETS)} (got '{subset}')")
+    recipe = recipes.RECIPES[_iwslt_recipe(preset)]
+    data = out / "data" / f"{lang}-en"
+    job = EvalJob(
+        data / "bin",
+        checkpoint,
+        data / "raw" / f"{subset}.en",
+        eval_dir or checkpoint.parent,
+        beam or str(recipe.beam),  # the recipe's decoding unless given
+        lenpen or str(recipe.lenpen),
+        subset,
+        max_tokens,
+        extra=list(extra),
+    )
+    return _evaluate_prepared(data, f"scripts/iwslt14/prepare.sh --langs {lang} --out {out}", job, force, devices)
 
 
 # ---------------------------------------------------------------------------------------------
 # The command line: python -m fairseq_intradistill.recipes [--prog NAME] train|evaluate ...
 
 
-class _ScriptFormatter(argparse.RawDescriptionHelpFormatter):
+class ScriptFormatter(argparse.RawDescriptionHelpFormatter):
     """Help as the scripts printed it: "Usage: scripts/... ", the description as written."""
 
     def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 (argparse's signature)
         super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -379,12 +490,12 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("replacing the recipe's settings (also after --, as --dry-run)")
     group.add_argument("--arch", metavar="ARCH", help="the model architecture instead of the recipe's")
     group.add_argument(
-        "--max-update", metavar="N", type=_positive, help="N instead of the recipe's (the schedule follows)"
+        "--max-update", metavar="N", type=positive_int, help="N instead of the recipe's (the schedule follows)"
     )
     group.add_argument(
         "--max-tokens",
         metavar="N",
-        type=_positive,
+        type=positive_int,
         help="the per-GPU micro-batch; --update-freq follows, the batch stays the same",
     )
     group.add_argument(
@@ -397,7 +508,7 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _overrides(args: argparse.Namespace) -> Overrides:
+def overrides_of(args: argparse.Namespace) -> Overrides:
     return Overrides(args.arch, args.max_update, args.max_tokens, args.num_passes, args.alpha_mode)
 
 
@@ -428,7 +539,7 @@ SAVE_DIR/checkpoint_last.pt.  Validation loss picks SAVE_DIR/checkpoint_best.pt.
 
 
 def _train_parsers(train: argparse._SubParsersAction, prog: Optional[str]) -> None:
-    kw = dict(allow_abbrev=False, formatter_class=_ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter)
+    kw = dict(allow_abbrev=False, formatter_class=ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter)
 
     p = train.add_parser(
         "iwslt14",
@@ -518,13 +629,13 @@ Every option not listed here goes to fairseq-generate after these, so it overrid
 
 
 def _evaluate_parsers(evaluate: argparse._SubParsersAction, prog: Optional[str]) -> None:
-    kw = dict(allow_abbrev=False, formatter_class=_ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter)
+    kw = dict(allow_abbrev=False, formatter_class=ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter)
 
     def decoding(p: argparse.ArgumentParser, default: str) -> None:
         p.add_argument("--beam", metavar="N", help=f"beam size (default: {default})")
         p.add_argument("--lenpen", metavar="X", help=f"length penalty (default: {default})")
         p.add_argument(
-            "--max-tokens", metavar="N", type=_positive, default=EVAL_MAX_TOKENS, help="default: %(default)s"
+            "--max-tokens", metavar="N", type=positive_int, default=EVAL_MAX_TOKENS, help="default: %(default)s"
         )
         p.add_argument("--force", action="store_true", help="decode again even if the results exist")
 
@@ -637,30 +748,28 @@ def tail_parser(command: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _require(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
+def require(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
     for name in names:
         if getattr(args, name) in (None, ""):
             parser.error(f"--{name.replace('_', '-')} is required (see --help)")
 
 
-def _choose(parser: argparse.ArgumentParser, flag: str, value: str, allowed: Sequence[str]) -> str:
+def choose(parser: argparse.ArgumentParser, flag: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         parser.error(f"{flag} must be {' or '.join(allowed)} (got '{value}')")
     return value
 
 
-def _check_lang(parser: argparse.ArgumentParser, lang: str) -> None:
+def check_lang(parser: argparse.ArgumentParser, lang: str) -> None:
     if not re.fullmatch(r"[a-z][a-z]", lang):
         parser.error(f"--lang must be a two-letter source language code (got '{lang}')")
 
 
-def run(args: argparse.Namespace, extra: List[str], arguments: List[str]) -> int:
-    """Runs ``train``/``evaluate`` ``args.target``; ``extra`` goes to fairseq, ``arguments`` are the user's options."""
-    parser = args.leaf  # its usage and name in the error messages
+def report_errors(call: Callable[[], int]) -> int:
+    """``call()``'s exit status; a :class:`RecipeError` ends with ``error: MESSAGE`` and status 1,
+    Ctrl-C with status 130, both without a traceback (any other exception keeps its own)."""
     try:
-        if args.command == "train":
-            return _run_train(parser, args, extra, arguments)
-        return _run_evaluate(parser, args, extra)
+        return call()
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -669,46 +778,54 @@ def run(args: argparse.Namespace, extra: List[str], arguments: List[str]) -> int
         return 130
 
 
+def run(args: argparse.Namespace, extra: List[str], arguments: List[str]) -> int:
+    """Runs ``train``/``evaluate`` ``args.target``; ``extra`` goes to fairseq, ``arguments`` are the user's options."""
+    parser = args.leaf  # its usage and name in the error messages
+    if args.command == "train":
+        return report_errors(lambda: _run_train(parser, args, extra, arguments))
+    return report_errors(lambda: _run_evaluate(parser, args, extra))
+
+
 def _run_train(
     parser: argparse.ArgumentParser, args: argparse.Namespace, extra: List[str], arguments: List[str]
 ) -> int:
-    overrides = _overrides(args)
+    overrides = overrides_of(args)
     if args.target == "custom":
-        _require(parser, args, "data", "method", "save_dir")
-        _choose(parser, "--method", args.method, list(recipes.METHOD_FLAGS))
+        require(parser, args, "data", "method", "save_dir")
+        choose(parser, "--method", args.method, list(recipes.METHOD_FLAGS))
         job = TrainJob(args.data, args.method, args.save_dir, args.recipe, overrides, extra, args.log)
         return train(job, args.dry_run)
+    save_dir = Path(args.save_dir) if args.save_dir else None
     if args.target == "iwslt14":
-        _require(parser, args, "lang", "method", "out")
-        _choose(parser, "--method", args.method, METHODS)
-        _check_lang(parser, args.lang)
-        recipe = IWSLT_PRESETS[_choose(parser, "--preset", args.preset, list(IWSLT_PRESETS))]
-        pair = f"{args.lang}-en"
-        prepare = f"scripts/iwslt14/prepare.sh --langs {args.lang} --out {args.out}"
-    else:
-        _require(parser, args, "method", "out")
-        _choose(parser, "--method", args.method, METHODS)
-        recipe, pair = "wmt17", "en-de"
-        prepare = f"scripts/wmt17/prepare.sh --out {args.out}"
-    out = Path(args.out)
+        require(parser, args, "lang", "method", "out")
+        choose(parser, "--method", args.method, METHODS)
+        check_lang(parser, args.lang)
+        choose(parser, "--preset", args.preset, list(IWSLT_PRESETS))
+        return train_iwslt14(
+            args.lang,
+            args.method,
+            Path(args.out),
+            args.preset,
+            save_dir,
+            overrides,
+            extra,
+            args.force,
+            args.dry_run,
+            arguments,
+        )
+    require(parser, args, "method", "out")
+    choose(parser, "--method", args.method, METHODS)
+    out, pair = Path(args.out), "en-de"
     default_save_dir = out / "runs" / pair / args.method
-    save_dir = Path(args.save_dir) if args.save_dir else default_save_dir
-    job = TrainJob(out / "data" / pair / "bin", args.method, save_dir, recipe, overrides, extra)
-    corpus = None
-    if args.target == "iwslt14" and not args.dry_run:
-        from fairseq_intradistill.data import iwslt14
-
-        try:
-            corpus = iwslt14.pair_corpus(out / "orig", args.lang)
-        except ValueError as e:
-            raise RecipeError(str(e)) from e
-    run_ = RecipeRun(job, pair, default_save_dir, prepare, corpus, args.force, arguments)
+    job = TrainJob(out / "data" / pair / "bin", args.method, save_dir or default_save_dir, "wmt17", overrides, extra)
+    prepare = f"scripts/wmt17/prepare.sh --out {args.out}"
+    run_ = RecipeRun(job, pair, default_save_dir, prepare, None, args.force, arguments)
     return train_recipe(run_, args.dry_run)
 
 
 def _run_evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: List[str]) -> int:
     if args.target == "custom":
-        _require(parser, args, "data", "checkpoint", "reference", "out")
+        require(parser, args, "data", "checkpoint", "reference", "out")
         paper = recipes.RECIPES["iwslt14"]
         job = EvalJob(
             args.data,
@@ -724,39 +841,48 @@ def _run_evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace, ext
         )
         return evaluate(job, args.force)
     if args.target == "iwslt14":
-        _require(parser, args, "lang", "checkpoint", "out")
-        _check_lang(parser, args.lang)
+        require(parser, args, "lang", "checkpoint", "out")
+        check_lang(parser, args.lang)
         if not args.checkpoint.is_file():
             raise RecipeError(f"--checkpoint {args.checkpoint} does not exist")
-        subset = _choose(parser, "--subset", args.subset, ["test", "valid"])
-        recipe = recipes.RECIPES[IWSLT_PRESETS[_choose(parser, "--preset", args.preset, list(IWSLT_PRESETS))]]
-        data = Path(args.out) / "data" / f"{args.lang}-en"
-        prepare = f"scripts/iwslt14/prepare.sh --langs {args.lang} --out {args.out}"
-        reference = data / "raw" / f"{subset}.en"
-    else:
-        _require(parser, args, "checkpoint", "out")
-        if not args.checkpoint.is_file():
-            raise RecipeError(f"--checkpoint {args.checkpoint} does not exist")
-        subset, recipe = "test", recipes.RECIPES["wmt17"]
-        data = Path(args.out) / "data" / "en-de"
-        prepare = f"scripts/wmt17/prepare.sh --out {args.out}"
-        reference = data / "raw" / "test.de"
-    if not (data / "bin" / "done").is_file():
-        raise RecipeError(f"no prepared data in {data / 'bin'}: run {prepare} first")
+        choose(parser, "--subset", args.subset, list(IWSLT_SUBSETS))
+        choose(parser, "--preset", args.preset, list(IWSLT_PRESETS))
+        return evaluate_iwslt14(
+            args.lang,
+            args.checkpoint,
+            Path(args.out),
+            args.preset,
+            args.subset,
+            args.eval_dir,
+            args.beam,
+            args.lenpen,
+            args.max_tokens,
+            extra,
+            args.force,
+        )
+    require(parser, args, "checkpoint", "out")
+    if not args.checkpoint.is_file():
+        raise RecipeError(f"--checkpoint {args.checkpoint} does not exist")
+    data = Path(args.out) / "data" / "en-de"
+    reference = data / "raw" / "test.de"
     eval_dir = args.eval_dir or args.checkpoint.parent
-    job = EvalJob(
-        data / "bin",
-        args.checkpoint,
-        reference,
-        eval_dir,
-        args.beam or str(recipe.beam),  # the recipe's decoding unless given
-        args.lenpen or str(recipe.lenpen),
-        subset,
-        args.max_tokens,
-        extra=extra,
+    status = _evaluate_prepared(
+        data,
+        f"scripts/wmt17/prepare.sh --out {args.out}",
+        EvalJob(
+            data / "bin",
+            args.checkpoint,
+            reference,
+            eval_dir,
+            args.beam or str(recipes.RECIPES["wmt17"].beam),  # the recipe's decoding unless given
+            args.lenpen or str(recipes.RECIPES["wmt17"].lenpen),
+            "test",
+            args.max_tokens,
+            extra=extra,
+        ),
+        args.force,
     )
-    status = evaluate(job, args.force)
-    if status != 0 or args.target != "wmt17":
+    if status != 0:
         return status
     compound = eval_dir / "bleu-test-compound.json"
     if compound.is_file() and not args.force:

@@ -21,6 +21,7 @@ import pytest
 from conftest import REPO, TINY_MODEL, USER_DIR, run
 
 from fairseq_intradistill import recipes
+from fairseq_intradistill.data.corpora import PAPER_IWSLT14_LANGS
 from fairseq_intradistill.data.toy_corpus import ToyLanguage
 
 SCRIPTS = REPO / "scripts" / "iwslt14"
@@ -144,7 +145,7 @@ def done(release, tmp_path_factory) -> Dict:
 
 
 def test_every_script_prints_help():
-    for script in ("prepare.sh", "train.sh", "evaluate.sh", "run_all.sh", "ablate.sh"):
+    for script in ("prepare.sh", "train.sh", "evaluate.sh", "run_all.sh", "ablate.sh", "self_distill.sh"):
         proc = bash(script, "--help")
         assert proc.stdout.startswith(f"Usage: scripts/iwslt14/{script}"), script
 
@@ -177,6 +178,24 @@ def test_every_script_prints_help():
         ("ablate.sh", ["--lang", "de", "--preset", "huge"], "--preset must be paper or small (got 'huge')"),
         ("train.sh", ["--lang", "de", "--method", "intra", "--preset", "huge"], "--preset must be paper or small"),
         ("run_all.sh", ["--preset", "huge"], "--preset must be paper or small (got 'huge')"),
+        ("run_all.sh", ["--langs", "de xyz"], "--langs: 'xyz' is not a two-letter language code"),
+        ("run_all.sh", ["--bogus"], "unknown option '--bogus'"),
+        ("self_distill.sh", ["--data", "/nonexistent", "--out", "o"], "--reference is required"),
+        (
+            "self_distill.sh",
+            ["--data", "/nonexistent", "--reference", "r", "--out", "o"],
+            "--data /nonexistent does not exist",
+        ),
+        (
+            "self_distill.sh",
+            ["--data", "d", "--reference", "r", "--out", "o", "--generations", "0"],
+            "--generations must be a positive integer (got '0')",
+        ),
+        (
+            "self_distill.sh",
+            ["--data", "d", "--reference", "r", "--out", "o", "--kd-divergence", "js"],
+            "--kd-divergence must be kl or x (got 'js')",
+        ),
         ("prepare.sh", ["--langs", "de", "--train-pairs", "-3"], "--train-pairs must be a positive integer"),
     ],
 )
@@ -238,6 +257,53 @@ def test_ablation_dry_run_prints_one_command_per_run(tmp_path):
     assert [c[c.index("--num-passes") + 1] for c in commands] == ["1", "3", "3"]
     assert ["--adaptive-alpha" in c for c in commands] == [False, False, True]  # K1 takes the first mode
     assert all(c[0].endswith("fairseq-train") and c[-2:] == ["--patience", "3"] for c in commands)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_all_dry_run_prints_one_command_per_language_and_method(tmp_path):
+    # Before anything is downloaded or prepared: the paper's eight languages (the default
+    # --langs) times both methods, each with the preset's recipe and the options after --;
+    # prepare.sh is not run, nothing is evaluated or written.
+    proc = run(
+        ["bash", SCRIPTS / "run_all.sh", "--preset", "small", "--dry-run", "--", "--max-update", "100",
+         "--patience", "3"],
+        cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": ""},
+    )  # fmt: skip
+    commands = [shlex.split(line) for line in proc.stdout.splitlines()]
+    runs = [(lang, method) for lang in PAPER_IWSLT14_LANGS for method in ("baseline", "intra")]
+    assert [(c[1], c[c.index("--save-dir") + 1]) for c in commands] == [
+        (f"work/iwslt14/data/{lang}-en/bin", f"work/iwslt14/runs/{lang}-en/{method}") for lang, method in runs
+    ]
+    for (_, method), command in zip(runs, commands):
+        flags = recipes.train_flags("iwslt14-small", method, gpus=0, max_update=100)
+        start = command.index("--task")
+        assert command[start : start + len(flags)] == flags
+        assert command[0].endswith("fairseq-train") and command[-2:] == ["--patience", "3"]
+    assert "step 1" not in proc.stderr and "evaluating" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_self_distill_dry_run_prints_one_command_per_generation(tmp_path):
+    # Before the data exists: model 1 a baseline, model g the student of model g-1's
+    # checkpoint_best.pt (which does not exist yet either), the options after -- last.
+    proc = run(
+        ["bash", SCRIPTS / "self_distill.sh", "--data", "bin", "--reference", "ref.en", "--out", "sd",
+         "--kd-alpha", "0.5", "--kd-divergence", "x", "--dry-run", "--", "--max-update", "100", "--patience", "3"],
+        cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": ""},
+    )  # fmt: skip
+    commands = [shlex.split(line) for line in proc.stdout.splitlines()]
+    assert [c[c.index("--save-dir") + 1] for c in commands] == ["sd/model1", "sd/model2", "sd/model3"]  # 3: default
+    for g, command in enumerate(commands, start=1):
+        flags = recipes.train_flags("iwslt14", "baseline" if g == 1 else "self_distillation", gpus=0, max_update=100)
+        start = command.index("--task")
+        assert command[start : start + len(flags)] == flags
+        assert command[0].endswith("fairseq-train") and command[1] == "bin" and command[-2:] == ["--patience", "3"]
+    assert "--teacher-path" not in commands[0] and "--kd-alpha" not in commands[0]
+    for g in (2, 3):
+        teacher = commands[g - 1][commands[g - 1].index("--teacher-path") :][:6]
+        assert teacher == ["--teacher-path", f"sd/model{g - 1}/checkpoint_best.pt", "--kd-alpha", "0.5",
+                           "--kd-divergence", "x"]  # fmt: skip
+    assert "a real run would stop here: --data bin does not exist" in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 

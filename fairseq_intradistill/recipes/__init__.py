@@ -4,6 +4,7 @@
     python -m fairseq_intradistill.recipes train wmt17 --method intra [FAIRSEQ-TRAIN OPTIONS...]
     python -m fairseq_intradistill.recipes train custom --data DIR --method intra --save-dir DIR [--recipe NAME]
     python -m fairseq_intradistill.recipes evaluate iwslt14 --lang de --checkpoint CKPT
+    python -m fairseq_intradistill.recipes run-all|ablate|self-distill ... [--dry-run] [-- TRAIN OPTIONS...]
     python -m fairseq_intradistill.recipes flags --recipe iwslt14 --method intra --gpus 2
     python -m fairseq_intradistill.recipes batch --recipe wmt17 --gpus 4
     python -m fairseq_intradistill.recipes get --recipe iwslt14-small vocab_size
@@ -13,6 +14,8 @@
 fairseq-train command is the method's task and criterion (:data:`METHOD_FLAGS`), the recipe's
 training settings, its batch plan and, for ``intra``, its intra-distillation settings, then the
 user's fairseq options, so that those override the recipe's; ``--dry-run`` prints it.
+``run-all``, ``ablate`` and ``self-distill`` are ``scripts/iwslt14/{run_all,ablate,self_distill}.sh``
+(:mod:`fairseq_intradistill.pipelines`): several of those trainings and evaluations in a row.
 ``flags`` prints the recipe's part, one argument per line; without ``--recipe`` only the
 method's, with the paper's IWSLT'14 intra-distillation settings (:data:`DEFAULT_INTRA`, from
 :data:`fairseq_intradistill.schedule.PAPER_SETTINGS`) for ``intra``.  The effective batch (target

@@ -1,8 +1,8 @@
 """``python -m fairseq_intradistill.recipes``: the command line over the recipe table.
 
 Kept apart from the table (``recipes/__init__.py``) so that imports point one way: this
-module uses the table and the runner (:mod:`fairseq_intradistill.launch`), and the runner
-uses the table.
+module uses the table, the runner (:mod:`fairseq_intradistill.launch`) and the pipelines over
+it (:mod:`fairseq_intradistill.pipelines`); the pipelines use the runner, the runner the table.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-from fairseq_intradistill import launch, recipes
+from fairseq_intradistill import launch, pipelines, recipes
 from fairseq_intradistill.recipes import (
     ALPHA_MODES,
     METHOD_FLAGS,
@@ -48,6 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     launch.add_parsers(sub, prog)
+    pipelines.add_parsers(sub, prog)
     p = sub.add_parser("flags", help="the recipe's fairseq-train flags, one per line")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")
     p.add_argument("--method", required=True, choices=sorted(METHOD_FLAGS))
@@ -70,6 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.command in ("train", "evaluate"):
         args, rest = launch.tail_parser(args.command).parse_known_args(tail, namespace=args)
         sys.exit(launch.run(args, extra + rest, argv[2:]))  # the options after "train iwslt14" etc.
+    if args.command in pipelines.COMMANDS:
+        sys.exit(pipelines.run(args, extra, tail))
     if extra or tail:
         parser.error(f"unrecognized arguments: {' '.join(extra + tail)}")
     try:
