@@ -22,8 +22,10 @@ TOOLS: Dict[str, str] = {
     ),
     "fairseq_intradistill.data.wmt17": "fetch | raw | compound-bleu: the WMT'17 en-de corpora; tokenised BLEU",
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",
+    "fairseq_intradistill.data.prepare": "iwslt14 | wmt17: the prepare.sh steps (text, SentencePiece, binaries)",
     "fairseq_intradistill.recipes": (
-        "train | evaluate | flags | batch | get: the recipes; the scripts' fairseq-train/-generate runs (--dry-run)"
+        "train | evaluate | run-all | ablate | self-distill | flags | batch | get: the recipes; the scripts' runs "
+        "(--dry-run)"
     ),
     "fairseq_intradistill.data.toy_corpus": "a synthetic parallel corpus (quickstart and tests)",
     "fairseq_intradistill.hf.glue": "GLUE fine-tuning with Transformers, baseline or intra (needs .[hf])",
