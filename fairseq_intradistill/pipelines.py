@@ -113,30 +113,38 @@ def run_all(
             # The options train.sh would have had, for its record in train.done.
             arguments = ["--lang", lang, "--method", method, "--preset", preset, "--out", str(out)]
             arguments += (["--force"] if force else []) + ["--", *options.given]
-            status = launch.train_iwslt14(
-                lang,
-                method,
-                out,
-                preset,
-                overrides=options.overrides,
-                extra=options.fairseq,
-                force=force,
-                dry_run=dry_run,
-                arguments=arguments,
-                devices=devices,
+            status = _train_and_evaluate(
+                lang, method, out, preset, None, options.overrides, options.fairseq, force, dry_run, arguments, devices
             )
-            if status != 0:
-                return status
-            if dry_run:
-                continue
-            log(f"== {lang}-en {method}: evaluating")
-            checkpoint = out / "runs" / f"{lang}-en" / method / "checkpoint_best.pt"
-            status = launch.evaluate_iwslt14(lang, checkpoint, out, preset, force=force, devices=devices)
             if status != 0:
                 return status
     if not dry_run:
         _summarise([out / "runs" / f"{lang}-en" for lang in langs], out / "results.txt", out / "results.json")
     return 0
+
+
+def _train_and_evaluate(
+    lang: str,
+    method: str,
+    out: Path,
+    preset: str,
+    save_dir: Optional[Path],
+    overrides: launch.Overrides,
+    extra: Sequence[str],
+    force: bool,
+    dry_run: bool,
+    arguments: Sequence[str],
+    devices: launch.Devices,
+) -> int:
+    """One run of run-all or ablate: train.sh's training, then (not in a dry run) evaluate.sh's test BLEU."""
+    status = launch.train_iwslt14(
+        lang, method, out, preset, save_dir, overrides, extra, force, dry_run, arguments, devices
+    )
+    if status != 0 or dry_run:
+        return status
+    log(f"== {lang}-en {method}: evaluating")
+    folder = save_dir or out / "runs" / f"{lang}-en" / method
+    return launch.evaluate_iwslt14(lang, folder / "checkpoint_best.pt", out, preset, force=force, devices=devices)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,25 +196,9 @@ def ablate(
         arguments = ["--lang", lang, "--method", "intra", "--preset", preset, "--out", str(out)]
         arguments += ["--save-dir", str(folder / name), "--num-passes", str(k), "--alpha-mode", mode]
         arguments += (["--force"] if force else []) + ["--", *options.given]
-        status = launch.train_iwslt14(
-            lang,
-            "intra",
-            out,
-            preset,
-            save_dir=folder / name,
-            overrides=overrides,
-            extra=options.fairseq,
-            force=force,
-            dry_run=dry_run,
-            arguments=arguments,
-            devices=devices,
+        status = _train_and_evaluate(
+            lang, "intra", out, preset, folder / name, overrides, options.fairseq, force, dry_run, arguments, devices
         )
-        if status != 0:
-            return status
-        if dry_run:
-            continue
-        checkpoint = folder / name / "checkpoint_best.pt"
-        status = launch.evaluate_iwslt14(lang, checkpoint, out, preset, force=force, devices=devices)
         if status != 0:
             return status
     if not dry_run:
