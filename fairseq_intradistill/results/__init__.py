@@ -1,6 +1,6 @@
 """Summarise finished runs: BLEU and length ratio, significance, training cost, equal compute.
 
-    python -m fairseq_intradistill.results DIR [DIR...] [--json OUT] [--time-budget SECONDS]
+    python -m fairseq_intradistill.results DIR [DIR...] [--json OUT] [--time-budget SECONDS] [--add SUMMARY.json]
 
 Each DIR (an *experiment folder*) holds one folder per method (``baseline``, ``intra``, or
 any other name), each with the ``train.log`` that ``scripts/common/train.sh`` writes
@@ -39,7 +39,10 @@ any other name), each with the ``train.log`` that ``scripts/common/train.sh`` wr
    pairs, or a corpus that is not the paper's data (:mod:`~fairseq_intradistill.data.corpora`).
 
 ``--json OUT`` writes the same as ``{"runs": [...], "paired_bootstrap": [...],
-"across_folders": [...]}``.  The pieces are functions (:func:`summarise`,
+"across_folders": [...]}``.  ``--add SUMMARY.json`` reads such a summary back: its runs and
+tests join the DIRs' as they were recorded (their time budgets included), and the statistics
+across folders (4) cover them all; for seeds trained on other machines or earlier, whose folders
+are not at hand.  A folder both given and in a summary is an error.  The pieces are functions (:func:`summarise`,
 :func:`paired_bootstrap`, :func:`across_folders`, :func:`report`) for other tools.
 """
 
@@ -66,7 +69,7 @@ from fairseq_intradistill.results.paper import (
     REPRODUCTION_BLEU,
     in_paper,
 )
-from fairseq_intradistill.results.report import report, report_json
+from fairseq_intradistill.results.report import read_report_json, report, report_json
 from fairseq_intradistill.results.runs import (
     METHOD_ORDER,
     RunSummary,
@@ -102,6 +105,7 @@ __all__ = [
     "mean_std",
     "paired_bootstrap",
     "read_experiment",
+    "read_report_json",
     "report",
     "report_json",
     "summarise",

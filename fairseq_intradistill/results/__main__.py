@@ -21,10 +21,19 @@ def main(argv=None) -> None:
     )
     parser.add_argument(
         "dirs",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="DIR",
         help="experiment folders, each with one folder per method (baseline, intra, ...)",
+    )
+    parser.add_argument(
+        "--add",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SUMMARY.json",
+        help="a summary this command wrote before (--json), whose runs and tests join the DIRs' as recorded "
+        "(e.g. seeds trained elsewhere, whose folders are not at hand); repeatable",
     )
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
     parser.add_argument(
@@ -43,8 +52,10 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--no-significance", action="store_true", help="leave the paired bootstrap test out")
     args = parser.parse_args(argv)
+    if not args.dirs and not args.add:
+        parser.error("give at least one DIR or --add SUMMARY.json")
     try:
-        result = report(args.dirs, args.time_budget, not args.no_significance, args.bootstrap_samples)
+        result = report(args.dirs, args.time_budget, not args.no_significance, args.bootstrap_samples, earlier=args.add)
     except (ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from e
