@@ -22,13 +22,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, TextIO
 
 from fairseq_intradistill import recipes
+from fairseq_intradistill.console import ScriptFormatter, log
 
 METHODS = ("baseline", "intra")  # what the recipe scripts train (custom also self_distillation)
 IWSLT_PRESETS = recipes.IWSLT_PRESETS  # --preset -> recipe, shared with the prepare step (data/prepare.py)
@@ -38,11 +38,6 @@ EVAL_MAX_TOKENS = 4096  # the decoding batch: no recipe value, memory only
 
 class RecipeError(Exception):
     """A problem the user can fix: reported as ``error: MESSAGE``, without a traceback."""
-
-
-def log(message: str, file: Optional[TextIO] = None) -> None:
-    """A timestamped message on stderr, or in ``file`` (a run's console log)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=file or sys.stderr, flush=True)
 
 
 def user_dir() -> str:
@@ -455,13 +450,6 @@ def evaluate_iwslt14(
 
 # ---------------------------------------------------------------------------------------------
 # The command line: python -m fairseq_intradistill.recipes [--prog NAME] train|evaluate ...
-
-
-class ScriptFormatter(argparse.RawDescriptionHelpFormatter):
-    """Help as the scripts printed it: "Usage: scripts/... ", the description as written."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 (argparse's signature)
-        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
 
 
 def positive_int(text: str) -> int:

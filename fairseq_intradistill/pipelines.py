@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from fairseq_intradistill import launch, recipes
+from fairseq_intradistill.console import ScriptFormatter, log
 from fairseq_intradistill.data import corpora
-from fairseq_intradistill.launch import RecipeError, log
+from fairseq_intradistill.launch import RecipeError
 
 # prepare.sh stays a bash script (it is being rewritten separately); run-all runs it from the
 # checkout this package lives in, as run_all.sh ran it from its own folder.
@@ -433,7 +434,7 @@ def add_parsers(sub: argparse._SubParsersAction, prog: Optional[str] = None) -> 
     """``run-all``, ``ablate`` and ``self-distill``; ``prog`` names the calling script."""
     kw = dict(
         allow_abbrev=False,
-        formatter_class=launch.ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
+        formatter_class=ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
     )
     presets = ", ".join(f"{name}: recipe {recipe}" for name, recipe in launch.IWSLT_PRESETS.items())
 

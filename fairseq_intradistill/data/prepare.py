@@ -26,12 +26,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from fairseq_intradistill import recipes
+from fairseq_intradistill.console import ScriptFormatter, log, split_prog
 from fairseq_intradistill.data import iwslt14, moses, spm, wmt17
 from fairseq_intradistill.data.archives import ArchiveError
 
@@ -45,11 +45,6 @@ WMT17_SPM_SENTENCES = 2_000_000
 
 class StepError(Exception):
     """A step's tool failed (fairseq-preprocess, SentencePiece): reported as ``error: MESSAGE``."""
-
-
-def log(message: str) -> None:
-    """A progress line on stderr, as scripts/common/lib.sh's ``log`` writes it."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,20 +412,6 @@ def prepare_wmt17(options: Wmt17Options) -> None:
 # The command line.
 
 
-class _ScriptFormatter(argparse.RawDescriptionHelpFormatter):
-    """Help as the scripts printed it: "Usage: scripts/... ", the description as written."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):  # noqa: ANN001 (argparse's signature)
-        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
-
-
-def _split_prog(argv: List[str]) -> Tuple[Optional[str], List[str]]:
-    """``--prog NAME`` first: the calling script's name, for its usage and error messages."""
-    if argv[:1] == ["--prog"] and len(argv) >= 2:
-        return argv[1], argv[2:]
-    return None, argv
-
-
 _STEPS = """\
 Finished steps are skipped on a second run; an interrupted step is redone."""
 
@@ -463,7 +444,7 @@ language of --langs (any source language the archive holds, not only the paper's
         + """  A pair prepared
 with another --train-pairs, --subset-seed or --vocab-size, or taken from another --archive
 (another sha256), is refused (use --force or another --out).""",
-        formatter_class=_ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
+        formatter_class=ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,  # iwslt14_options holds the defaults
     )
@@ -522,7 +503,7 @@ Prepares WMT'17 en->de for the authors' development command (docs/reproduction.m
   OUT/data/en-de/bin/   fairseq-preprocess output, one joint dictionary (embeddings not shared;
                         its output: OUT/data/en-de/preprocess.log)""",
         epilog=_STEPS,
-        formatter_class=_ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
+        formatter_class=ScriptFormatter if prog else argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,  # wmt17_options holds the defaults
     )
@@ -548,7 +529,7 @@ Prepares WMT'17 en->de for the authors' development command (docs/reproduction.m
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    prog, argv = _split_prog(list(sys.argv[1:] if argv is None else argv))
+    prog, argv = split_prog(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(
         prog="python -m fairseq_intradistill.data.prepare",
         description=__doc__,

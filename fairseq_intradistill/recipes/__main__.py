@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 from fairseq_intradistill import launch, pipelines, recipes
+from fairseq_intradistill.console import split_prog
 from fairseq_intradistill.recipes import (
     ALPHA_MODES,
     METHOD_FLAGS,
@@ -28,15 +29,8 @@ def _positive(parser: argparse.ArgumentParser, flag: str, value: Optional[int]) 
         parser.error(f"{flag} must be a positive integer (got {value})")
 
 
-def _split_prog(argv: List[str]) -> Tuple[Optional[str], List[str]]:
-    """``--prog NAME`` first: the calling script's name, for its usage and error messages."""
-    if argv[:1] == ["--prog"] and len(argv) >= 2:
-        return argv[1], argv[2:]
-    return None, argv
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    prog, argv = _split_prog(list(sys.argv[1:] if argv is None else argv))
+    prog, argv = split_prog(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(
         prog="python -m fairseq_intradistill.recipes",
         description=recipes.__doc__,
