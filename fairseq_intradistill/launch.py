@@ -58,17 +58,10 @@ def executable(name: str) -> str:
 # fairseq).  A torch that finds no GPU because CUDA failed to initialise (it then warns, e.g. a
 # driver or build mismatch) must stop the run rather than train on the CPU unnoticed; with GPUs
 # found, such warnings (e.g. NVML missing in a container) are shown and training goes on.
-# With "fairseq" as its argument it first imports fairseq (which imports torch: one import for
-# both checks), and a failure there shows Python's own traceback and exits with FAIRSEQ_BROKEN.
-FAIRSEQ_BROKEN = 3
+# fairseq is not imported here: importing it takes seconds, and fairseq-train imports it anyway;
+# a run that fails is asked afterwards whether fairseq was the cause (fairseq_import_error).
 _DEVICE_PROBE = r"""
-import json, sys, traceback, warnings
-if sys.argv[1:] == ["fairseq"]:
-    try:
-        import fairseq
-    except Exception:
-        traceback.print_exc()
-        sys.exit(FAIRSEQ_BROKEN)
+import json, sys, warnings
 import torch
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -80,7 +73,8 @@ for problem in problems:
     print(f"warning: {problem}", file=sys.stderr)
 fp16 = count > 0 and all(torch.cuda.get_device_capability(i)[0] >= 7 for i in range(count))
 print(json.dumps({"gpus": count, "fp16": fp16}))
-""".replace("FAIRSEQ_BROKEN", str(FAIRSEQ_BROKEN))
+"""
+CPU_ONLY = "--cpu"  # a fairseq option: with it among the user's options no GPU is used or counted
 
 
 @dataclass(frozen=True)
@@ -89,12 +83,11 @@ class Devices:
     fp16: bool  # every one has tensor cores for fp16 (compute capability >= 7.0)
 
 
-def find_devices(check_fairseq: bool = True) -> Devices:
-    """The GPUs torch finds; first (``check_fairseq``) a check that fairseq imports."""
-    probe = [sys.executable, "-c", _DEVICE_PROBE] + (["fairseq"] if check_fairseq else [])
-    proc = subprocess.run(probe, stdout=subprocess.PIPE, text=True)
-    if proc.returncode == FAIRSEQ_BROKEN and check_fairseq:
-        raise RecipeError("cannot import fairseq (the Python error above); check the environment (pip install -e .)")
+def find_devices(options: Sequence[str] = ()) -> Devices:
+    """The GPUs torch finds; none, without asking torch, when ``options`` (fairseq's) hold --cpu."""
+    if CPU_ONLY in options:
+        return Devices(0, False)
+    proc = subprocess.run([sys.executable, "-c", _DEVICE_PROBE], stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RecipeError(
             "cannot count the GPUs with torch (the error above); fix the torch installation, "
@@ -102,6 +95,29 @@ def find_devices(check_fairseq: bool = True) -> Devices:
         )
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     return Devices(int(found["gpus"]), bool(found["fp16"]))
+
+
+def fairseq_import_error() -> Optional[str]:
+    """Python's error when fairseq fails to import in this environment, else None.
+
+    Asked after a fairseq command failed, so that a broken installation is named as such
+    instead of leaving the user with a traceback that may look like a training error.
+    """
+    proc = subprocess.run([sys.executable, "-c", "import fairseq"], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    return proc.stderr.strip() or f"import fairseq failed (exit status {proc.returncode})"
+
+
+def _fairseq_broken(shown: bool, file: Optional[TextIO] = None) -> None:
+    """Raise RecipeError when fairseq does not import; ``shown``: its traceback is already printed."""
+    error = fairseq_import_error()
+    if error is None:
+        return
+    if not shown:
+        print(error, file=file or sys.stderr, flush=True)
+    where = "above" if file is None else f"in {getattr(file, 'name', 'the console log')}"
+    raise RecipeError(f"cannot import fairseq (the Python error {where}); check the environment (pip install -e .)")
 
 
 def warn_if_cpu(devices: Devices, file: Optional[TextIO] = None) -> None:
@@ -209,8 +225,9 @@ def train(
             f"--data {job.data} holds no fairseq dictionary (dict.*.txt): binarise it with fairseq-preprocess first"
         )
     if devices is None:
-        devices = find_devices(check_fairseq=not dry_run)  # a dry run does not need fairseq
-    warn_if_cpu(devices, console)
+        devices = find_devices(job.extra)
+    if CPU_ONLY not in job.extra:
+        warn_if_cpu(devices, console)
     command = job.command(devices)
     if dry_run:
         print_command(command)
@@ -218,7 +235,10 @@ def train(
     job.save_dir.mkdir(parents=True, exist_ok=True)
     log(f"training {job.method} model in {job.save_dir} (log: {job.log_path})", console)
     output = {"stdout": console, "stderr": subprocess.STDOUT} if console else {}
-    return subprocess.run(command, **output).returncode
+    status = subprocess.run(command, **output).returncode
+    if status != 0:
+        _fairseq_broken(shown=True, file=console)
+    return status
 
 
 @dataclass
@@ -384,7 +404,7 @@ def evaluate(job: EvalJob, force: bool = False, devices: Optional[Devices] = Non
             print(result.read_text(), end="", flush=True)
         return 0
     if devices is None:
-        devices = find_devices()
+        devices = find_devices(job.extra)
     job.out.mkdir(parents=True, exist_ok=True)
     options = f", {' '.join(job.extra)}" if job.extra else ""
     log(f"decoding {job.subset} with {job.checkpoint} (beam {job.beam}, lenpen {job.lenpen}{options})")
@@ -394,6 +414,7 @@ def evaluate(job: EvalJob, force: bool = False, devices: Optional[Devices] = Non
     with open(partial, "w") as stdout, open(generate_log, "w") as stderr:
         status = subprocess.run(job.command(devices), stdout=stdout, stderr=stderr).returncode
     if status != 0:
+        _fairseq_broken(shown=False)
         raise RecipeError(f"fairseq-generate failed, see {generate_log}")
     partial.replace(output)
     scoring = [sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", str(output)]

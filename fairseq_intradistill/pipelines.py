@@ -57,9 +57,9 @@ class TrainOptions:
     given: List[str] = field(default_factory=list)
 
 
-def _devices(dry_run: bool) -> launch.Devices:
-    """The GPUs, counted once for all the pipeline's runs (with the fairseq check unless dry)."""
-    return launch.find_devices(check_fairseq=not dry_run)
+def _devices(options: TrainOptions) -> launch.Devices:
+    """The GPUs, counted once for all the pipeline's runs (none with --cpu among the options)."""
+    return launch.find_devices(options.fairseq)
 
 
 def _summarise(dirs: Sequence[Path], text: Path, json_path: Path) -> None:
@@ -99,7 +99,7 @@ def run_all(
     prepare.sh, ``options`` to every training.  Returns the first failing step's status.
     """
     options = options or TrainOptions()
-    devices = _devices(dry_run)
+    devices = _devices(options)
     if not dry_run:
         if not PREPARE_SCRIPT.is_file():
             raise RecipeError(f"{PREPARE_SCRIPT} not found: run-all needs a checkout of the repository")
@@ -183,7 +183,7 @@ def ablate(
             f"no prepared data in {out / 'data' / f'{lang}-en' / 'bin'}: "
             f"run scripts/iwslt14/prepare.sh --langs {lang} --out {out} first"
         )
-    devices = _devices(dry_run)
+    devices = _devices(options)
     folder = out / "ablation" / f"{lang}-en"
     for name, k, mode in ablation_runs(passes, alpha_modes):
         log(f"== ablation {lang}-en {name}")
@@ -268,7 +268,7 @@ def self_distill(
     jobs = self_distill_jobs(data, out, generations, kd_alpha, kd_divergence, options)
     for job in jobs:  # a bad recipe option stops the chain before model 1 is trained
         job.validate()
-    devices = _devices(dry_run)
+    devices = _devices(options or TrainOptions())
     if dry_run:
         for g, job in enumerate(jobs, start=1):
             if (job.save_dir / "train.done").is_file():

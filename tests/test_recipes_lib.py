@@ -40,7 +40,8 @@ def test_a_fairseq_that_fails_to_import_shows_its_error(toy_bin, tmp_path):
         check=False,
     )
     assert proc.returncode != 0 and "RuntimeError: broken fairseq for the test" in proc.stderr
-    assert not (tmp_path / "eval" / "generate-test.log").exists()
+    assert "cannot import fairseq (the Python error above)" in proc.stderr
+    assert not (tmp_path / "eval" / "bleu-test.json").exists()
 
 
 def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cpu(toy_bin, tmp_path):
@@ -56,27 +57,18 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
         "torch.cuda.device_count = device_count\n"
     )
     save = tmp_path / "run"
-    proc = run(
-        [
-            "bash",
-            TRAIN,
-            "--data",
-            toy_bin,
-            "--method",
-            "baseline",
-            "--save-dir",
-            save,
-            *TINY_MODEL,
-            "--max-update",
-            "1",
-        ],
-        env=_env(shadow),
-        check=False,
-    )
+    # Without --cpu the GPUs are counted, and the failure stops the run.
+    model = [option for option in TINY_MODEL if option != "--cpu"]
+    args = ["bash", TRAIN, "--data", toy_bin, "--method", "baseline", "--save-dir", save, *model, "--max-update", "1"]
+    proc = run(args, env=_env(shadow), check=False)
     assert proc.returncode != 0
     assert "The NVIDIA driver on your system is too old (test)" in proc.stderr, proc.stderr
     assert "cannot count the GPUs with torch" in proc.stderr
     assert "training on the CPU" not in proc.stderr and not (save / "train.log").exists()
+    # With --cpu the user has chosen the CPU: nothing is counted, and the command uses no GPU.
+    proc = run([*args, "--cpu", "--dry-run"], env=_env(shadow))
+    assert "NVIDIA" not in proc.stderr and "cannot count" not in proc.stderr and "no GPU found" not in proc.stderr
+    assert "--cpu" in shlex.split(proc.stdout) and "--fp16" not in proc.stdout
 
 
 def test_dry_run_without_a_recipe_and_with_one(tmp_path):
