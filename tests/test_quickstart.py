@@ -107,6 +107,8 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
         "8",
         "--max-update",
         "6",
+        "--patience",
+        "2",
         "--seeds",
         "1",
         "2",
@@ -143,6 +145,7 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
                 assert json.loads((run_dir / f"bleu-{split}.json").read_text())["num_sentences"] == 8
             log = (run_dir / "train.log").read_text()
             assert f"'seed': {seed}," in log  # fairseq's configuration dump
+            assert "'patience': 2," in log  # --patience reached fairseq-train, over the recipe's 10
             assert ("train_alpha" in log) == (method == "intra")
             assert "valid_bleu" in log  # --valid-bleu
     # A second run redoes nothing; another corpus is refused.
@@ -160,6 +163,7 @@ def test_quickstart_rejects_bad_options(tmp_path):
         (["--seeds", "x"], "--seeds takes"),
         (["--jobs", "0"], "--jobs"),
         (["--max-update", "0"], "--max-update"),
+        (["--patience", "0"], "--patience must be a positive integer or -1"),
         (["--bogus"], "unknown option"),
     ):
         proc = run(["bash", QUICKSTART, "--out", tmp_path / "q", *args], cwd=REPO, check=False)

@@ -7,19 +7,22 @@ source "$here/../common/lib.sh"
 usage() {
   cat <<'USAGE'
 Usage: scripts/quickstart/run.sh [--out DIR] [--seeds N [N ...]] [--jobs N] [--valid-bleu]
-                                 [--train-size N] [--rare-words N] [--eval-size N] [--max-update N] [--force]
+                                 [--train-size N] [--rare-words N] [--eval-size N] [--max-update N]
+                                 [--patience N] [--force]
 
 Baseline vs intra-distillation in the paper's regime, in miniature and offline: a synthetic
 parallel corpus (fairseq_intradistill.data.toy_corpus) with a long tail of rare words and
 few training pairs, so that the baseline overfits; the `quickstart` recipe of
 fairseq_intradistill/recipes/__init__.py (a 3+3-layer, 128-dimensional Transformer, dropout 0.3,
-1,000 updates); checkpoint_best by validation loss; beam 5.  Steps: corpus, joint
+at most 1,000 updates, stopped 10 validations after the best validation loss);
+checkpoint_best by validation loss; beam 5.  Steps: corpus, joint
 SentencePiece, fairseq-preprocess, fairseq-train for each method and seed
 (scripts/common/train.sh), fairseq-generate on the validation and test sets
 (scripts/common/evaluate.sh), then `python -m fairseq_intradistill.results`: test BLEU and
 length ratio, sacreBLEU's paired bootstrap (p-value, 95% confidence intervals), training
 cost, the best validation loss within the baseline's time, and mean +- std over seeds.
-About 9.5 minutes on 2 CPU cores for one seed (docs/fidelity.md).
+One seed took 14 min 48 s on 2 CPU cores (9 min 25 s before the patience on a faster machine;
+docs/fidelity.md).
   --out DIR         working folder (default: work/quickstart); runs go to DIR/seed-S/METHOD
   --seeds N...      training seeds, one comparison each (default: 1); the corpus is the same
   --jobs N          trainings run at once, one CPU thread each (default: 2 on 2+ cores, else 1)
@@ -29,12 +32,15 @@ About 9.5 minutes on 2 CPU cores for one seed (docs/fidelity.md).
   --rare-words N    invented rare words in the corpus' long tail (default: 1500)
   --eval-size N     validation and test pairs each (default: 300)
   --max-update N    updates per model (default: the recipe's 1000; the schedule follows)
+  --patience N      stop after N validations without a better loss (default: the recipe's 10;
+                    -1 trains every update, as the runs of docs/fidelity.md before the patience)
   --force           start again from an empty working folder
 Finished steps are skipped on a second run (the corpus is checked against its settings).
 USAGE
 }
 
-out="work/quickstart" seeds=() jobs="" valid_bleu=0 train_size=500 rare_words=1500 eval_size=300 max_update="" force=0
+out="work/quickstart" seeds=() jobs="" valid_bleu=0 train_size=500 rare_words=1500 eval_size=300 max_update="" patience=""
+force=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
     --rare-words) rare_words="${2:-}"; shift 2 ;;
     --eval-size) eval_size="${2:-}"; shift 2 ;;
     --max-update) max_update="${2:-}"; shift 2 ;;
+    --patience) patience="${2:-}"; shift 2 ;;
     --force) force=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -65,6 +72,8 @@ done
 [[ "$eval_size" =~ ^[1-9][0-9]*$ ]] || die "--eval-size must be a positive integer (got '$eval_size')"
 [ -z "$max_update" ] || [[ "$max_update" =~ ^[1-9][0-9]*$ ]] \
   || die "--max-update must be a positive integer (got '$max_update')"
+[ -z "$patience" ] || [[ "$patience" =~ ^(-1|[1-9][0-9]*)$ ]] \
+  || die "--patience must be a positive integer or -1 (got '$patience')"
 [ "$force" -eq 0 ] || rm -rf "$out"
 mkdir -p "$out"
 
@@ -109,6 +118,7 @@ fi
 run_one() {  # run_one SEED METHOD
   local dir="$out/seed-$1/$2" extra=()
   [ -z "$max_update" ] || extra+=(--max-update "$max_update")
+  [ -z "$patience" ] || extra+=(--patience "$patience")
   [ "$valid_bleu" -eq 0 ] || extra+=(--eval-bleu --eval-bleu-args '{"beam": 1}'
                                      --eval-bleu-remove-bpe sentencepiece)
   mkdir -p "$dir"
