@@ -36,11 +36,15 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two workers (pytest-xdist), one per core: most tests wait on single-threaded subprocesses.
+# --dist loadfile keeps a file's tests, and so its module fixtures, on one worker.
+TEST_WORKERS ?= 2
+
 test: lint
-	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 test-fast: lint
-	$(VENV)/bin/python -m pytest -m "not slow" tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) -m "not slow" tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) work *.egg-info
