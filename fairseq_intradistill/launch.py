@@ -16,6 +16,7 @@ The pipelines of several runs (``scripts/iwslt14/{run_all,ablate,self_distill}.s
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import re
 import shlex
@@ -83,9 +84,24 @@ class Devices:
     fp16: bool  # every one has tensor cores for fp16 (compute capability >= 7.0)
 
 
+def cpu_only_torch() -> bool:
+    """The installed torch is a CPU-only build (``2.13.0+cpu``): it can find no GPU.
+
+    Read from the package's metadata, so that torch is not imported (seconds per run on a
+    small machine).  CUDA builds carry no such label (``2.13.0``) or another (``+cu126``,
+    ``+rocm6.2``) and are asked.
+    """
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return False  # the probe's import then says what is wrong
+    return version.partition("+")[2] == "cpu"
+
+
 def find_devices(options: Sequence[str] = ()) -> Devices:
-    """The GPUs torch finds; none, without asking torch, when ``options`` (fairseq's) hold --cpu."""
-    if CPU_ONLY in options:
+    """The GPUs torch finds; none, without asking torch, when ``options`` (fairseq's) hold --cpu
+    or torch is a CPU-only build."""
+    if CPU_ONLY in options or cpu_only_torch():
         return Devices(0, False)
     proc = subprocess.run([sys.executable, "-c", _DEVICE_PROBE], stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:

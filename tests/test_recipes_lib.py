@@ -1,10 +1,14 @@
 """scripts/common/*: a broken installation stops the scripts with its real error (lib.sh)."""
 
+import importlib.metadata
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import REPO, TINY_MODEL, run
+
+from fairseq_intradistill import launch
 
 TRAIN = REPO / "scripts" / "common" / "train.sh"
 EVALUATE = REPO / "scripts" / "common" / "evaluate.sh"
@@ -56,6 +60,9 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
         "    return 0\n"
         "torch.cuda.device_count = device_count\n"
     )
+    # ... of a CUDA build: a CPU-only torch (2.13.0+cpu, as on CI) is not asked at all.
+    (shadow / "torch-2.13.0.dist-info").mkdir()
+    (shadow / "torch-2.13.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.13.0\n")
     save = tmp_path / "run"
     # Without --cpu the GPUs are counted, and the failure stops the run.
     model = [option for option in TINY_MODEL if option != "--cpu"]
@@ -69,6 +76,29 @@ def test_a_torch_that_cannot_initialise_cuda_stops_instead_of_training_on_the_cp
     proc = run([*args, "--cpu", "--dry-run"], env=_env(shadow))
     assert "NVIDIA" not in proc.stderr and "cannot count" not in proc.stderr and "no GPU found" not in proc.stderr
     assert "--cpu" in shlex.split(proc.stdout) and "--fp16" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "version, probed",
+    [("2.13.0+cpu", False), ("2.13.0", True), ("2.13.0+cu126", True), ("2.13.0+rocm6.2", True), (None, True)],
+)
+def test_a_cpu_only_torch_is_not_asked_for_gpus(monkeypatch, version, probed):
+    def metadata_version(name):
+        assert name == "torch"
+        if version is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version
+
+    calls = []
+
+    def probe(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout='{"gpus": 2, "fp16": true}\n')
+
+    monkeypatch.setattr(importlib.metadata, "version", metadata_version)
+    monkeypatch.setattr(launch.subprocess, "run", probe)
+    found = launch.find_devices(["--max-update", "5"])
+    assert (len(calls), found) == ((1, launch.Devices(2, True)) if probed else (0, launch.Devices(0, False)))
 
 
 def test_dry_run_without_a_recipe_and_with_one(tmp_path):
