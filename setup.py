@@ -35,7 +35,7 @@ setup(
         "numpy",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-xdist>=3.5", "ruff>=0.17,<0.18"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "filelock>=3.12", "ruff>=0.17,<0.18"],
         "analysis": ["matplotlib>=3.5"],
         # Transformers integration (fairseq_intradistill.hf); metrics use scipy/scikit-learn,
         # seqeval for NER: nothing that downloads code at run time.

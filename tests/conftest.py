@@ -3,12 +3,14 @@
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -85,10 +87,35 @@ def run(
     return proc
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name`` made by ``build(folder)`` once for the whole run, pytest-xdist workers included.
+
+    Each worker is a process with its own session fixtures: without this, two workers would
+    each prepare the corpus and train the runs below.  The folder sits beside the workers' own
+    temporary folders; a file lock lets one worker build it while the other waits, and the
+    ``.built`` mark is written last, so an interrupted build is redone.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this run
+    folder = root / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def toy_raw(tmp_path_factory) -> Path:
     """A tiny raw parallel corpus: train/valid/test .src/.tgt."""
-    out = tmp_path_factory.mktemp("toy") / "raw"
+    return built_once(tmp_path_factory, "toy-raw", _make_toy_raw) / "raw"
+
+
+def _make_toy_raw(folder: Path) -> None:
+    out = folder / "raw"
     run(
         [
             sys.executable,
@@ -106,13 +133,16 @@ def toy_raw(tmp_path_factory) -> Path:
             "3",
         ]
     )
-    return out
 
 
 @pytest.fixture(scope="session")
-def toy_bin(toy_raw) -> Path:
-    """The tiny corpus encoded with a joint SentencePiece model and binarised by fairseq."""
-    root = toy_raw.parent
+def toy_bin(toy_raw, tmp_path_factory) -> Path:
+    """The tiny corpus encoded with a joint SentencePiece model and binarised by fairseq
+    (the SentencePiece files in ``spm`` beside it)."""
+    return built_once(tmp_path_factory, "toy-bin", lambda folder: _make_toy_bin(toy_raw, folder)) / "bin"
+
+
+def _make_toy_bin(toy_raw: Path, root: Path) -> None:
     spm_dir = root / "spm"
     run(
         [
@@ -166,7 +196,6 @@ def toy_bin(toy_raw) -> Path:
             "1",
         ]
     )
-    return out
 
 
 def json_records(text: str, tag: str) -> List[dict]:
@@ -186,9 +215,14 @@ def json_records(text: str, tag: str) -> List[dict]:
 def trained(toy_bin, tmp_path_factory) -> Dict[str, object]:
     """A baseline and an intra run of 2 epochs of 25 updates (24 of the 600 sentences per batch),
     validated every 10 updates and at each epoch's end: real train.sh logs and consoles for the
-    log reader and the results (test_analysis_jsonlog.py, test_results_*.py)."""
-    exp = tmp_path_factory.mktemp("results") / "exp"
-    consoles = {}
+    log reader and the results (test_analysis_jsonlog.py, test_results_*.py); read only."""
+    folder = built_once(tmp_path_factory, "trained", lambda folder: _train_both(toy_bin, folder))
+    consoles = {m: (folder / f"console-{m}.txt").read_text(encoding="utf-8") for m in ("baseline", "intra")}
+    return {"exp": folder / "exp", "consoles": consoles}
+
+
+def _train_both(toy_bin: Path, folder: Path) -> None:
+    exp = folder / "exp"
     for method in ("baseline", "intra"):
         proc = run(
             [
@@ -216,8 +250,7 @@ def trained(toy_bin, tmp_path_factory) -> Dict[str, object]:
                 "--no-save",
             ]
         )
-        consoles[method] = proc.stdout + proc.stderr
-    return {"exp": exp, "consoles": consoles}
+        (folder / f"console-{method}.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
 
 
 def evaluate_hypotheses(run_dir: Path, references: Path, drop: float, seed: int) -> List[str]:
