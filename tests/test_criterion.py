@@ -2,6 +2,7 @@
 
 import copy
 import math
+import re
 
 import pytest
 import torch
@@ -297,3 +298,34 @@ def test_divergence_covers_every_real_target_position_and_eos_and_no_padding(toy
     # EOS ends every target and its rows count: leaving them out changes the sum.
     at_eos = per_position[target.eq(eos)].sum().item()
     assert target.eq(eos).sum().item() == target.size(0) and at_eos > 1e-3 * expected
+
+
+# Each refused as fairseq-train refuses it: parsed by fairseq, then the criterion built by the task.
+# tests/test_cli.py runs two of them through fairseq-train itself (stops before training).
+BAD_CONFIGS = [
+    (["--num-passes", "0"], "--num-passes must be >= 1"),
+    (["--alpha", "-1"], "--alpha must be >= 0"),
+    (["--adaptive-alpha", "--alpha-p", "10", "--alpha-q", "10"], "--alpha-p must be < --alpha-q"),
+    (["--adaptive-alpha", "--alpha-p", "0"], "--alpha-p must be > 0"),
+    (["--adaptive-alpha", "--alpha-max-update", "-1"], "--alpha-max-update must be >= 0"),
+    (["--adaptive-alpha", "--max-update", "0"], "--adaptive-alpha needs a horizon"),
+    (["--divergence", "mse"], "--divergence mse is for regression outputs"),
+]
+
+
+@pytest.mark.parametrize("flags, message", BAD_CONFIGS)
+def test_bad_configurations_are_refused_when_the_criterion_is_built(toy_bin, flags, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build(toy_bin, *flags)
+
+
+def test_adaptive_alpha_needs_the_task_that_feeds_the_update_number(toy_bin):
+    with pytest.raises(ValueError, match="--adaptive-alpha needs --task translation_intra_distillation"):
+        build(toy_bin, "--adaptive-alpha", task="translation")
+    build(toy_bin, "--adaptive-alpha")  # the plugin's task: accepted
+
+
+def test_unknown_divergence_is_an_argument_error(toy_bin, capsys):
+    with pytest.raises(SystemExit):
+        build(toy_bin, "--divergence", "kl")
+    assert "argument --divergence: invalid choice: 'kl'" in capsys.readouterr().err
