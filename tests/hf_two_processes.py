@@ -41,12 +41,8 @@ class Toy(nn.Module):
         return {"loss": loss, "logits": logits}
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reduction", required=True, choices=["mean", "sum"])
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+def one_update(reduction: str, output_dir: str, world: int) -> dict:
+    """One SGD step with ``divergence_reduction=reduction``: the logged loss and divergence, the weights."""
     g = torch.Generator().manual_seed(1)
     data = Dataset.from_dict(
         {"features": torch.randn(8, 4, generator=g).tolist(), "labels": torch.randint(3, (8,), generator=g).tolist()}
@@ -55,7 +51,7 @@ def main(argv=None) -> None:
     trainer = IntraDistillationTrainer(
         model=model,
         args=TrainingArguments(
-            output_dir=os.path.dirname(args.out),
+            output_dir=output_dir,
             per_device_train_batch_size=8 // world,
             max_steps=1,
             logging_steps=1,
@@ -69,22 +65,30 @@ def main(argv=None) -> None:
         train_dataset=data,
         data_collator=default_data_collator,
         optimizers=(torch.optim.SGD(model.parameters(), lr=1.0), None),
-        intra_distillation=IntraDistillationArguments(num_passes=K, alpha=2.0, divergence_reduction=args.reduction),
+        intra_distillation=IntraDistillationArguments(num_passes=K, alpha=2.0, divergence_reduction=reduction),
     )
     trainer.train()
-    if trainer.is_world_process_zero():
-        (logged,) = [e for e in trainer.state.log_history if "loss" in e]
-        weights = {name: value.tolist() for name, value in trainer.model.state_dict().items()}
+    (logged,) = [e for e in trainer.state.log_history if "loss" in e]
+    return {
+        "loss": logged["loss"],
+        "divergence": logged["intra_distillation_loss"],
+        "weights": {name: value.tolist() for name, value in trainer.model.state_dict().items()},
+        "processes": trainer.args.world_size,
+        "main": trainer.is_world_process_zero(),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    # Several reductions in one launch: a Python process with Transformers and a torchrun each cost seconds.
+    parser.add_argument("--reductions", required=True, nargs="+", choices=["mean", "sum"])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    results = {r: one_update(r, os.path.dirname(args.out), world) for r in args.reductions}
+    if all(result.pop("main") for result in results.values()):
         with open(args.out, "w") as f:
-            json.dump(
-                {
-                    "loss": logged["loss"],
-                    "divergence": logged["intra_distillation_loss"],
-                    "weights": weights,
-                    "processes": trainer.args.world_size,
-                },
-                f,
-            )
+            json.dump(results, f)
 
 
 if __name__ == "__main__":

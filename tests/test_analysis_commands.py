@@ -414,7 +414,7 @@ def test_missing_matplotlib_is_explained(tiny_model, tmp_path):
     assert proc.returncode == 2 and "pip install 'fairseq-intradistill[analysis]'" in proc.stderr
 
 
-def test_length_reads_the_references_like_fairseq_validation(toy_bin, tiny_model, tmp_path):
+def test_length_reads_the_references_like_fairseq_validation(toy_bin, toy_raw, tiny_model, tmp_path):
     """The teacher-forced NLL of ``length`` equals fairseq's own validation nll_loss of the same checkpoint."""
     records = [
         json.loads(line) for line in (tiny_model / "train.log").read_text().splitlines() if line.startswith('{"')
@@ -444,7 +444,7 @@ def test_length_reads_the_references_like_fairseq_validation(toy_bin, tiny_model
     # fairseq rounds its logged loss to 3 decimals.
     assert last["statistics"]["nll_bits"] == pytest.approx(valid_nll[150], abs=6e-4)
     assert early["statistics"]["nll_bits"] == pytest.approx(valid_nll[50], abs=6e-4)
-    valid_lines = len((Path(toy_bin).parent / "raw" / "valid.tgt").read_text().splitlines())
+    valid_lines = len((toy_raw / "valid.tgt").read_text().splitlines())
     assert last["statistics"]["sentences"] == valid_lines
     # Dropout 0.1 makes the passes differ; the divergence is measured at both kinds of position.
     assert last["statistics"]["divergence_before_bits"] > 0 and last["statistics"]["divergence_end_bits"] > 0

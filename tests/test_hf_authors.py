@@ -380,25 +380,28 @@ def test_panx_accumulation_gives_the_gradient_of_one_big_batch(panx_equal_length
 
 
 # -- 3: divergence_reduction=sum over processes ------------------------------------------------
-@pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_one_process_and_two_processes_give_the_same_update(reduction, tmp_path):
+def test_one_process_and_two_processes_give_the_same_update(tmp_path):
     """Two real processes (torchrun, gloo), each with 4 different examples, against one process with
-    all 8: the same logged loss and the same weights after one SGD step (no clipping)."""
+    all 8: the same logged loss and the same weights after one SGD step (no clipping), with the
+    divergence summed and averaged over positions."""
     probe = REPO / "tests" / "hf_two_processes.py"
+    reductions = ("sum", "mean")
     results = {}
     for processes in (1, 2):
         out = tmp_path / f"p{processes}" / "result.json"
         out.parent.mkdir()
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
         command = launcher if processes == 2 else [sys.executable]
-        run([*command, probe, "--reduction", reduction, "--out", out], cwd=REPO, env=OFFLINE)
+        run([*command, probe, "--reductions", *reductions, "--out", out], cwd=REPO, env=OFFLINE)
         results[processes] = json.loads(out.read_text())
-    assert results[2]["processes"] == 2 and results[1]["processes"] == 1
-    assert results[2]["loss"] == pytest.approx(results[1]["loss"], rel=1e-4)
-    for name, value in results[1]["weights"].items():
-        assert torch.allclose(torch.tensor(results[2]["weights"][name]), torch.tensor(value), atol=1e-6), name
-    # The divergence is really in the update (the copies' offsets make it non-zero).
-    assert results[1]["divergence"] > 0.01 and results[2]["divergence"] == pytest.approx(results[1]["divergence"])
+    for reduction in reductions:
+        one, two = results[1][reduction], results[2][reduction]
+        assert two["processes"] == 2 and one["processes"] == 1
+        assert two["loss"] == pytest.approx(one["loss"], rel=1e-4), reduction
+        for name, value in one["weights"].items():
+            assert torch.allclose(torch.tensor(two["weights"][name]), torch.tensor(value), atol=1e-6), (reduction, name)
+        # The divergence is really in the update (the copies' offsets make it non-zero).
+        assert one["divergence"] > 0.01 and two["divergence"] == pytest.approx(one["divergence"]), reduction
 
 
 # -- 10: the package boundary ----------------------------------------------------------------

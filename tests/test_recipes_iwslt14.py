@@ -543,31 +543,9 @@ def test_bad_recipe_option_is_explained(done):
 
 
 @pytest.mark.slow
-def test_evaluate_passes_unknown_options_to_fairseq_generate(done, tmp_path):
-    ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
-    bash(
-        "evaluate.sh",
-        "--lang",
-        "de",
-        "--out",
-        done["out"],
-        "--checkpoint",
-        ckpt,
-        "--eval-dir",
-        tmp_path,
-        "--max-len-b",
-        "4",
-        "--batch-size",
-        "5",
-    )
-    log = (tmp_path / "generate-test.log").read_text()
-    assert "'max_len_b': 4" in log and "'batch_size': 5" in log
-    assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
-
-
-@pytest.mark.slow
-def test_evaluate_decodes_the_validation_set(done, tmp_path):
-    """--subset valid: the validation set against its own references, for choices made without the test set."""
+def test_evaluate_decodes_the_validation_set_and_passes_unknown_options(done, tmp_path):
+    """--subset valid: the validation set against its own references, for choices made without
+    the test set; options evaluate.sh does not know go to fairseq-generate, after the recipe's."""
     ckpt = done["out"] / "runs" / "de-en" / "baseline" / "checkpoint_best.pt"
     bash(
         "evaluate.sh",
@@ -581,13 +559,20 @@ def test_evaluate_decodes_the_validation_set(done, tmp_path):
         tmp_path,
         "--subset",
         "valid",
+        "--max-len-b",
+        "4",
+        "--batch-size",
+        "5",
     )
     assert not (tmp_path / "bleu-test.json").exists()
     result = json.loads((tmp_path / "bleu-valid.json").read_text())
     references = (done["out"] / "data" / "de-en" / "raw" / "valid.en").read_text().splitlines()
     assert result["num_sentences"] == len(references) != PER_TEST * len(TEST_SETS)
     assert len((tmp_path / "hyp-valid.txt").read_text().splitlines()) == len(references)
-    assert "'gen_subset': 'valid'" in (tmp_path / "generate-valid.log").read_text()
+    log = (tmp_path / "generate-valid.log").read_text()
+    assert "'gen_subset': 'valid'" in log
+    assert "'max_len_b': 4" in log and "'batch_size': 5" in log
+    assert "'beam': 5" in log and "'lenpen': 1.0" in log  # the recipe's decoding (recipes.py)
     proc = bash(
         "evaluate.sh", "--lang", "de", "--out", done["out"], "--checkpoint", ckpt, "--subset", "dev", check=False
     )
