@@ -109,6 +109,8 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
         "6",
         "--patience",
         "2",
+        "--max-len-b",
+        "5",  # an untrained model writes every hypothesis to the limit (fairseq's 200 tokens)
         "--seeds",
         "1",
         "2",
@@ -143,11 +145,14 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
             assert (run_dir / "checkpoint_best.pt").is_file()
             for split in ("valid", "test"):
                 assert json.loads((run_dir / f"bleu-{split}.json").read_text())["num_sentences"] == 8
+                assert "'max_len_b': 5," in (run_dir / f"generate-{split}.log").read_text()
+                hypotheses = (run_dir / f"hyp-{split}.txt").read_text().splitlines()
+                assert len(hypotheses) == 8 and max(len(h.split()) for h in hypotheses) <= 5
             log = (run_dir / "train.log").read_text()
             assert f"'seed': {seed}," in log  # fairseq's configuration dump
             assert "'patience': 2," in log  # --patience reached fairseq-train, over the recipe's 10
             assert ("train_alpha" in log) == (method == "intra")
-            assert "valid_bleu" in log  # --valid-bleu
+            assert "valid_bleu" in log and """'eval_bleu_args': '{"beam": 1, "max_len_b": 5}'""" in log
     # A second run redoes nothing; another corpus is refused.
     assert (out / "seed-1" / "intra" / "hyp-test.txt").read_text() != ""
     before = (out / "seed-1" / "intra" / "train.log").read_text()
@@ -164,6 +169,7 @@ def test_quickstart_rejects_bad_options(tmp_path):
         (["--jobs", "0"], "--jobs"),
         (["--max-update", "0"], "--max-update"),
         (["--patience", "0"], "--patience must be a positive integer or -1"),
+        (["--max-len-b", "-1"], "--max-len-b must be a positive integer"),
         (["--bogus"], "unknown option"),
     ):
         proc = run(["bash", QUICKSTART, "--out", tmp_path / "q", *args], cwd=REPO, check=False)

@@ -8,7 +8,7 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/quickstart/run.sh [--out DIR] [--seeds N [N ...]] [--jobs N] [--valid-bleu]
                                  [--train-size N] [--rare-words N] [--eval-size N] [--max-update N]
-                                 [--patience N] [--force]
+                                 [--patience N] [--max-len-b N] [--force]
 
 Baseline vs intra-distillation in the paper's regime, in miniature and offline: a synthetic
 parallel corpus (fairseq_intradistill.data.toy_corpus) with a long tail of rare words and
@@ -34,13 +34,16 @@ docs/fidelity.md).
   --max-update N    updates per model (default: the recipe's 1000; the schedule follows)
   --patience N      stop after N validations without a better loss (default: the recipe's 10;
                     -1 trains every update, as the runs of docs/fidelity.md before the patience)
+  --max-len-b N     hypotheses end after at most N tokens (fairseq-generate's --max-len-b; default:
+                    fairseq's 200), in the decoding and in --valid-bleu: for smoke runs, where a
+                    barely trained model writes every hypothesis to the limit
   --force           start again from an empty working folder
 Finished steps are skipped on a second run (the corpus is checked against its settings).
 USAGE
 }
 
 out="work/quickstart" seeds=() jobs="" valid_bleu=0 train_size=500 rare_words=1500 eval_size=300 max_update="" patience=""
-force=0
+max_len_b="" force=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     --eval-size) eval_size="${2:-}"; shift 2 ;;
     --max-update) max_update="${2:-}"; shift 2 ;;
     --patience) patience="${2:-}"; shift 2 ;;
+    --max-len-b) max_len_b="${2:-}"; shift 2 ;;
     --force) force=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -74,6 +78,8 @@ done
   || die "--max-update must be a positive integer (got '$max_update')"
 [ -z "$patience" ] || [[ "$patience" =~ ^(-1|[1-9][0-9]*)$ ]] \
   || die "--patience must be a positive integer or -1 (got '$patience')"
+[ -z "$max_len_b" ] || [[ "$max_len_b" =~ ^[1-9][0-9]*$ ]] \
+  || die "--max-len-b must be a positive integer (got '$max_len_b')"
 [ "$force" -eq 0 ] || rm -rf "$out"
 mkdir -p "$out"
 
@@ -116,10 +122,11 @@ fi
 # One run: train (resumes or skips when finished), then decode valid and test with checkpoint_best.
 # One CPU thread per run, so that parallel runs do not fight over the cores.
 run_one() {  # run_one SEED METHOD
-  local dir="$out/seed-$1/$2" extra=()
+  local dir="$out/seed-$1/$2" extra=() decoding=() bleu_args='{"beam": 1}'
   [ -z "$max_update" ] || extra+=(--max-update "$max_update")
   [ -z "$patience" ] || extra+=(--patience "$patience")
-  [ "$valid_bleu" -eq 0 ] || extra+=(--eval-bleu --eval-bleu-args '{"beam": 1}'
+  [ -z "$max_len_b" ] || { decoding+=(--max-len-b "$max_len_b"); bleu_args="{\"beam\": 1, \"max_len_b\": $max_len_b}"; }
+  [ "$valid_bleu" -eq 0 ] || extra+=(--eval-bleu --eval-bleu-args "$bleu_args"
                                      --eval-bleu-remove-bpe sentencepiece)
   mkdir -p "$dir"
   if [ ! -f "$dir/train.done" ]; then
@@ -129,7 +136,8 @@ run_one() {  # run_one SEED METHOD
   fi
   for split in valid test; do
     OMP_NUM_THREADS=1 bash "$here/../common/evaluate.sh" --data "$out/bin" --checkpoint "$dir/checkpoint_best.pt" \
-      --subset "$split" --reference "$out/raw/$split.tgt" --out "$dir" --beam 5 >> "$dir/console.log" 2>&1 \
+      --subset "$split" --reference "$out/raw/$split.tgt" --out "$dir" --beam 5 "${decoding[@]}" \
+      >> "$dir/console.log" 2>&1 \
       || return 1
   done
 }
