@@ -53,30 +53,6 @@ TINY_MODEL: List[str] = [
 ]
 
 
-# `make test` runs two pytest-xdist workers, each taking whole files (--dist loadfile) in the
-# order collected.  The longest files go first and the files without slow tests last, so that
-# the short ones fill the gaps at the end instead of one long file running on alone.  Seconds
-# per file on a 2-core machine: real data ~230, IWSLT'14 recipes ~300, quickstart ~100,
-# self-distillation ~140.
-LONGEST_FIRST = (
-    "test_recipes_iwslt14.py",
-    "test_recipes_real_data.py",
-    "test_analysis_self_distill.py",
-    "test_quickstart.py",
-)
-
-
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    slow_files = {item.path.name for item in items if item.get_closest_marker("slow")}
-
-    def order(item: pytest.Item) -> tuple:
-        name = item.path.name
-        rank = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-        return (rank, name not in slow_files)
-
-    items.sort(key=order)  # stable: a file's tests keep their order
-
-
 def cli(name: str) -> str:
     """Path of an installed console script (fairseq-train, ...) of this environment."""
     path = BIN / name
