@@ -82,6 +82,7 @@ CPU_ONLY = "--cpu"  # a fairseq option: with it among the user's options no GPU 
 class Devices:
     gpus: int  # usable CUDA devices; 0 on a CPU machine
     fp16: bool  # every one has tensor cores for fp16 (compute capability >= 7.0)
+    cpu_chosen: bool = False  # --cpu among the user's options: none counted, none wanted
 
 
 def cpu_only_torch() -> bool:
@@ -101,7 +102,9 @@ def cpu_only_torch() -> bool:
 def find_devices(options: Sequence[str] = ()) -> Devices:
     """The GPUs torch finds; none, without asking torch, when ``options`` (fairseq's) hold --cpu
     or torch is a CPU-only build."""
-    if CPU_ONLY in options or cpu_only_torch():
+    if CPU_ONLY in options:
+        return Devices(0, False, cpu_chosen=True)
+    if cpu_only_torch():
         return Devices(0, False)
     proc = subprocess.run([sys.executable, "-c", _DEVICE_PROBE], stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
@@ -137,7 +140,7 @@ def _fairseq_broken(shown: bool, file: Optional[TextIO] = None) -> None:
 
 
 def warn_if_cpu(devices: Devices, file: Optional[TextIO] = None) -> None:
-    if devices.gpus == 0:
+    if devices.gpus == 0 and not devices.cpu_chosen:
         log("warning: no GPU found, training on the CPU (--cpu); this is only sensible for small models", file)
 
 
@@ -242,8 +245,7 @@ def train(
         )
     if devices is None:
         devices = find_devices(job.extra)
-    if CPU_ONLY not in job.extra:
-        warn_if_cpu(devices, console)
+    warn_if_cpu(devices, console)
     command = job.command(devices)
     if dry_run:
         print_command(command)
