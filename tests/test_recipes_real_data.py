@@ -5,7 +5,8 @@ holds human-translated fr→en and sv→en software messages in the IWSLT 2014 r
 (its README.md).  One pass of the real entry points, ``prepare.sh``, ``train.sh`` (both
 methods), ``evaluate.sh`` and ``python -m fairseq_intradistill.results``, on a 300-pair subset
 with a tiny model, a few updates and short greedy decoding, is shared by the tests of this
-module.  Nothing is skipped: without the archive every test fails, naming the path.
+module; ``run_all.sh`` with the same settings then finds every step done.  Nothing is skipped:
+without the archive every test fails, naming the path.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from conftest import REPO, TINY_MODEL, run, write_run
+from conftest import REPO, TINY_MODEL, json_records, run, write_run
 from test_recipes_iwslt14 import build_release
 
 pytestmark = pytest.mark.slow  # prepares, trains and decodes a real corpus
@@ -61,7 +62,7 @@ def done(tmp_path_factory) -> Dict:
         )  # fmt: skip
         # Greedy and at most 5 tokens: an untrained model would otherwise decode 200 tokens a line.
         bash(
-            "evaluate.sh", "--lang", "fr", "--out", out,
+            "evaluate.sh", "--lang", "fr", "--preset", "small", "--out", out,
             "--checkpoint", out / "runs" / "fr-en" / method / "checkpoint_best.pt",
             "--beam", "1", "--max-len-a", "0", "--max-len-b", "5",
         )  # fmt: skip
@@ -99,6 +100,7 @@ def test_prepares_the_subset_asked_for_from_the_real_corpus(done):
     ready = done["procs"]["prepare"].stderr
     assert "fr-en: ready" in ready and "corpus l10n-fr-sv" in ready
     assert f"training on a subset of {TRAIN_PAIRS} of those pairs" in ready
+    assert f"training on {TRAIN_PAIRS} pairs drawn with seed 1" in ready
     # It says what was binarised: the subset, and valid and test whole.
     valid = len(lines(data / "raw" / "valid.en"))
     assert f"binarised train {TRAIN_PAIRS}, valid {valid}, test {TEST_LINES} pairs; cleaned corpus {{" in ready, ready
@@ -129,7 +131,14 @@ def test_both_methods_trained_and_decoded_every_test_line(done):
         assert Path(bleu["reference"]) == reference.resolve()
         assert len(lines(run_dir / "hyp-test.txt")) == len(lines(reference)) == TEST_LINES
         assert "encoder_layers=1," in done["procs"][method].stdout + done["procs"][method].stderr
-    assert "train_intra_distillation_loss" in (out / "runs" / "fr-en" / "intra" / "train.log").read_text()
+        # The small preset's decoding (lenpen 1.5, recipes.py) under the options given here.
+        log = (run_dir / "generate-test.log").read_text()
+        assert "'lenpen': 1.5" in log and "'beam': 1," in log and "'max_len_b': 5," in log
+    intra_log = (out / "runs" / "fr-en" / "intra" / "train.log").read_text()
+    assert "train_intra_distillation_loss" in intra_log
+    # The small preset's intra-distillation: alpha 1 from the first update (no adaptive schedule).
+    alpha = {int(r["num_updates"]): float(r["alpha"]) for r in json_records(intra_log, "train_inner")}
+    assert alpha == {update: 1.0 for update in range(1, 13)}
 
 
 def test_results_json_and_table_name_the_corpus_and_no_paper_number(done):
@@ -159,6 +168,33 @@ def test_a_pair_of_another_archive_is_refused(done, tmp_path):
     assert proc.returncode != 0
     assert "fr-en.tgz was taken from" in proc.stderr and "(corpus l10n-fr-sv" in proc.stderr
     assert "give --force to prepare it again, or another --out" in proc.stderr
+
+
+def test_run_all_passes_the_subset_and_the_preset_to_every_step(done):
+    """run_all.sh with the settings the fixture gave each script finds every step done; another
+    subset is refused, so --train-pairs and --subset-seed reach prepare.sh."""
+    out = done["out"]
+    common = ["--langs", "fr", "--archive", ARCHIVE, "--out", out, "--vocab-size", "300", "--preset", "small"]
+    train = ["--", *TINY_MODEL, "--max-update", "12", "--log-interval", "1"]
+    ckpt = out / "runs" / "fr-en" / "intra" / "checkpoint_best.pt"
+    before = ckpt.stat().st_mtime_ns
+    proc = bash("run_all.sh", *common, "--train-pairs", str(TRAIN_PAIRS), *train)
+    for step in (
+        "step 3 (SentencePiece) done, skipping",
+        "step 4 (binarising) done",
+        "fr-en baseline is trained, skipping",
+        "fr-en intra is trained, skipping",
+        "bleu-test.json exists, skipping",
+    ):
+        assert step in proc.stderr, step
+    assert ckpt.stat().st_mtime_ns == before
+    assert f"{PAIR_LABEL} fr-en" in proc.stdout  # the table, over the same runs
+    for args in (["--train-pairs", "60"], ["--train-pairs", str(TRAIN_PAIRS), "--subset-seed", "2"], []):
+        proc = bash("run_all.sh", *common, *args, *train, check=False)
+        assert proc.returncode != 0, args
+        assert f"was prepared with --train-pairs {TRAIN_PAIRS} --subset-seed 1" in proc.stderr, proc.stderr
+        assert "give --force to prepare it again, or another --out" in proc.stderr
+    assert len(lines(out / "data" / "fr-en" / "spm" / "train.en")) == TRAIN_PAIRS
 
 
 def test_pair_table_keeps_the_paper_to_its_data_and_pairs(tmp_path):
