@@ -22,7 +22,7 @@ from fairseq_intradistill.analysis.hf_io import TransformersBackend
 def _args(command, argv):
     from fairseq_intradistill.analysis.__main__ import build_parser
 
-    return build_parser().parse_args([command, *map(str, argv)])
+    return build_parser(command).parse_args([command, *map(str, argv)])
 
 
 def test_path_picks_the_backend_and_fills_its_defaults(tmp_path):
@@ -73,9 +73,38 @@ def test_choosing_a_backend_imports_neither_fairseq_nor_transformers(tmp_path):
         "import sys\n"
         "from fairseq_intradistill.analysis.__main__ import build_parser\n"
         "from fairseq_intradistill.analysis.arguments import backend_for\n"
-        f"args = build_parser().parse_args(['sensitivity', {str(tmp_path)!r}, '--path', {str(tmp_path / 'x.pt')!r}])\n"
+        f"argv = ['sensitivity', {str(tmp_path)!r}, '--path', {str(tmp_path / 'x.pt')!r}]\n"
+        "args = build_parser('sensitivity').parse_args(argv)\n"
         "backend_for(args)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fairseq', 'transformers')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_help_compare_and_curves_start_without_torch(tmp_path):
+    """Only the chosen command's module is imported: --help, compare and curves need no torch."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from fairseq_intradistill.analysis.__main__ import main\n"
+        f"for argv in (['--help'], ['compare', {str(tmp_path)!r}], ['curves', {str(tmp_path / 'none.log')!r}]):\n"
+        "    err = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit as e:\n"
+        "            code = e.code\n"
+        "    print(argv[0], code, err.getvalue().strip().splitlines()[-1:])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == "--help 0 []"
+    assert lines[1].startswith("compare 2 ['error: ") and "no sensitivity.json" in lines[1]
+    assert lines[2].startswith("curves 2 ['error: ") and "log not found" in lines[2]
+    assert lines[3] == "False", out
+    # The chosen command is still fully defined: sensitivity's options are there.
+    from fairseq_intradistill.analysis.__main__ import build_parser
+
+    args = build_parser("sensitivity").parse_args(["sensitivity", str(tmp_path), "--path", str(tmp_path / "m.pt")])
+    assert args.module.__name__.endswith(".sensitivity") and args.max_batches is None
