@@ -214,8 +214,9 @@ def json_records(text: str, tag: str) -> List[dict]:
 @pytest.fixture(scope="session")
 def trained(toy_bin, tmp_path_factory) -> Dict[str, object]:
     """A baseline and an intra run of 2 epochs of 25 updates (24 of the 600 sentences per batch),
-    validated every 10 updates and at each epoch's end: real train.sh logs and consoles for the
-    log reader and the results (test_analysis_jsonlog.py, test_results_*.py); read only."""
+    validated every 10 updates and at each epoch's end: real train.sh logs, consoles and
+    checkpoints (best and last) for the log reader, the results and the checkpoints' portability
+    (test_analysis_jsonlog.py, test_results_*.py, test_cli.py); read only."""
     folder = built_once(tmp_path_factory, "trained", lambda folder: _train_both(toy_bin, folder))
     consoles = {m: (folder / f"console-{m}.txt").read_text(encoding="utf-8") for m in ("baseline", "intra")}
     return {"exp": folder / "exp", "consoles": consoles}
@@ -247,7 +248,7 @@ def _train_both(toy_bin: Path, folder: Path) -> None:
                 "5",
                 "--validate-interval-updates",
                 "10",
-                "--no-save",
+                "--no-epoch-checkpoints",
             ]
         )
         (folder / f"console-{method}.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")

@@ -1,6 +1,5 @@
 """fairseq's real command-line entry points with the plugin: train, resume, generate, interactive, validate."""
 
-import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +69,7 @@ def train(data, save_dir, *extra):
 
 
 @pytest.fixture(scope="module")
-def trained(toy_bin, tmp_path_factory):
+def resumed(toy_bin, tmp_path_factory):
     """An intra-distillation model trained 6 updates, then resumed to 12 (schedule over N = 40)."""
     save = tmp_path_factory.mktemp("intra") / "ckpt"
     first = train(toy_bin, save, *INTRA, *SCHEDULE, "--max-update", "6")
@@ -79,8 +78,8 @@ def trained(toy_bin, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_alpha_follows_the_schedule_across_resume(trained):
-    _, first, second = trained
+def test_alpha_follows_the_schedule_across_resume(resumed):
+    _, first, second = resumed
     records = json_records(first.stdout, "train_inner") + json_records(second.stdout, "train_inner")
     assert [int(r["num_updates"]) for r in records] == list(range(1, 13))
     assert "Loaded checkpoint" in second.stdout  # the second run resumed
@@ -95,8 +94,8 @@ def test_alpha_follows_the_schedule_across_resume(trained):
 
 
 @pytest.mark.slow
-def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
-    save, _, _ = trained
+def test_checkpoint_loads_with_weights_only_and_no_plugin(resumed):
+    save, _, _ = resumed
     code = WITHOUT_PLUGIN.replace(
         "import runpy",
         "import torch\nsd = torch.load(sys.argv[1], weights_only=True)\nprint(sorted(sd)); raise SystemExit(0)",
@@ -106,8 +105,8 @@ def test_checkpoint_loads_with_weights_only_and_no_plugin(trained):
 
 
 @pytest.mark.slow
-def test_generate_with_the_plugin(trained, toy_bin):
-    save, _, _ = trained
+def test_generate_with_the_plugin(resumed, toy_bin):
+    save, _, _ = resumed
     out = run(
         [
             cli("fairseq-generate"),
@@ -136,8 +135,8 @@ def test_generate_with_the_plugin(trained, toy_bin):
 
 
 @pytest.mark.slow
-def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
-    save, _, _ = trained
+def test_generate_on_a_machine_without_the_plugin(resumed, toy_bin):
+    save, _, _ = resumed
     out = run(
         [
             sys.executable,
@@ -164,8 +163,8 @@ def test_generate_on_a_machine_without_the_plugin(trained, toy_bin):
 
 
 @pytest.mark.slow
-def test_interactive_and_validate(trained, toy_bin):
-    save, _, _ = trained
+def test_interactive_and_validate(resumed, toy_bin):
+    save, _, _ = resumed
     source = (toy_bin.parent / "spm" / "test.src").read_text().splitlines()[:3]
     out = run(
         [
@@ -222,27 +221,17 @@ def test_one_pass_alpha_zero_trains_like_stock_criterion(toy_bin, tmp_path):
 
 
 @pytest.mark.slow
-def test_baseline_checkpoint_with_user_dir_is_portable(toy_bin, tmp_path):
-    proc = train(
-        toy_bin,
-        tmp_path,
-        "--user-dir",
-        USER_DIR,
-        "--task",
-        "translation",
-        "--criterion",
-        "label_smoothed_cross_entropy",
-        "--max-update",
-        "2",
-    )
+def test_baseline_checkpoint_with_user_dir_is_portable(trained):
+    # The shared baseline run (conftest.py): scripts/common/train.sh loads the plugin for both methods.
+    log = trained["consoles"]["baseline"]
+    assert f"'user_dir': '{USER_DIR}'" in log and "'_name': 'label_smoothed_cross_entropy'" in log
     # The plugin patches fairseq for the baseline too, and says so once, naming the patches.
-    log = proc.stdout + proc.stderr
     assert log.count("fairseq patched by fairseq_intradistill.compat:") == 1, log[-3000:]
     assert "portable checkpoint writer" in log and "log file once" in log
     code = WITHOUT_PLUGIN.replace(
         "import runpy", "import torch\ntorch.load(sys.argv[1], weights_only=True)\nraise SystemExit(0)"
     )
-    run([sys.executable, "-c", code, tmp_path / "checkpoint_last.pt"])
+    run([sys.executable, "-c", code, trained["exp"] / "baseline" / "checkpoint_last.pt"])
 
 
 # Every refusal is checked in-process (tests/test_criterion.py); here, that fairseq-train itself
@@ -282,21 +271,9 @@ def test_bad_configurations_fail_before_training(toy_bin, tmp_path):
     assert not (tmp_path / "x" / "checkpoint_last.pt").exists()
 
 
-@pytest.mark.slow
-def test_log_file_holds_each_record_once(toy_bin, tmp_path):
-    # fairseq adds a handler for --log-file at every epoch; the plugin keeps it to one.
-    log = tmp_path / "train.log"
-    train(toy_bin, tmp_path / "ckpt", *INTRA, "--num-passes", "2", "--max-epoch", "3", "--no-save", "--log-file", log)
-    lines = log.read_text(encoding="utf-8").split("\n")
-    records = [json.loads(line) for line in lines if line.startswith('{"')]
-    updates = [int(r["num_updates"]) for r in records if "num_updates" in r]
-    assert updates == list(range(1, len(updates) + 1)) and len(updates) > 3  # train_inner, once each
-    assert [int(r["epoch"]) for r in records if "train_loss" in r] == [1, 2, 3]
-    assert [int(r["epoch"]) for r in records if "valid_loss" in r] == [1, 2, 3]
-    assert sum(line.startswith("begin validation") for line in lines) == 3
-
-
 def test_log_file_fix_wraps_fairseq_once():
+    # That a --log-file holds each record once, over two epochs of train.sh, is checked on the
+    # shared runs' logs (tests/test_analysis_jsonlog.py).
     from fairseq.logging import progress_bar
 
     import fairseq_intradistill.plugin  # noqa: F401  (installs the fix)

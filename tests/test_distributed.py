@@ -11,6 +11,7 @@ must give what one process gives.
 import socket
 import subprocess
 import sys
+from typing import Callable, Dict, List
 
 import pytest
 from conftest import BIN, TINY_MODEL, USER_DIR, json_records, run
@@ -106,20 +107,37 @@ def train_two_ranks(data, save_root, *extra):
     return outputs
 
 
+@pytest.fixture(scope="module")
+def one_process(toy_bin) -> Callable[[str], List[dict]]:
+    """The train_inner records of one process with --update-freq 2, per --pass-mode, run once.
+
+    One process has no DDP wrapper (fairseq wraps the model only with more than one worker),
+    so --ddp-backend does not change it and the backends share this reference.
+    """
+    records: Dict[str, List[dict]] = {}
+
+    def get(pass_mode: str) -> List[dict]:
+        if pass_mode not in records:
+            proc = run(
+                [sys.executable, "-c", WORKER, toy_bin, *TINY_MODEL, *COMMON, "--pass-mode", pass_mode]
+                + ["--update-freq", "2"]
+            )
+            records[pass_mode] = json_records(proc.stdout + proc.stderr, "train_inner")
+        return records[pass_mode]
+
+    return get
+
+
 @pytest.mark.parametrize(
     "ddp_backend, pass_mode", [("c10d", "batched"), ("c10d", "sequential"), ("legacy_ddp", "batched")]
 )
-def test_two_ranks_match_one_process_over_the_same_global_batch(toy_bin, tmp_path, ddp_backend, pass_mode):
+def test_two_ranks_match_one_process_over_the_same_global_batch(toy_bin, one_process, tmp_path, ddp_backend, pass_mode):
     # Rank r takes batches r, r+2, ...; one process with --update-freq 2 takes the same two
     # batches per update, with the same dropout masks (WORKER); what is left is float
     # summation order, far below the 3 decimals of the log.
-    extra = ["--ddp-backend", ddp_backend, "--pass-mode", pass_mode]
-    outputs = train_two_ranks(toy_bin, tmp_path / "two", *extra)
-    single = run(
-        [sys.executable, "-c", WORKER, toy_bin, *TINY_MODEL, *COMMON, *extra, "--update-freq", "2"],
-    )
+    outputs = train_two_ranks(toy_bin, tmp_path / "two", "--ddp-backend", ddp_backend, "--pass-mode", pass_mode)
     two = json_records(outputs[0], "train_inner")
-    one = json_records(single.stdout + single.stderr, "train_inner")
+    one = one_process(pass_mode)
     assert [int(r["num_updates"]) for r in one] == [int(r["num_updates"]) for r in two] == [1, 2, 3, 4]
     for a, b in zip(one, two):
         assert a["wpb"] == b["wpb"] and a["bsz"] == b["bsz"]  # the same global batch

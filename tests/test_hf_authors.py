@@ -111,26 +111,11 @@ def test_glue_trains_without_gradient_clipping(glue):
         env=OFFLINE,
     )
     # run_glue_no_trainer.py steps Adamax with no clip_grad_norm_; Trainer clips only when max_grad_norm > 0.
-    assert trainer_arguments(out).max_grad_norm == 0
+    args = trainer_arguments(out)
+    assert args.max_grad_norm == 0 and args.learning_rate == pytest.approx(2e-4)  # the authors' lr
 
 
-# -- 8: the scripts reach every module option ----------------------------------------------------
-def test_glue_script_passes_module_options_through(glue):
-    out = glue / "runs"
-    run(
-        ["bash", REPO / "scripts" / "glue" / "run.sh", "--task", "rte", "--method", "intra"]
-        + ["--model", glue / "model", "--data-dir", glue / "rte", "--out", out, "--max-steps", "1"]
-        + ["--batch-size", "8", "--lr", "1e-4", "--divergence-reduction", "mean", "--num-passes", "2"],
-        cwd=REPO,
-        env=OFFLINE,
-    )
-    run_dir = out / "rte" / "intra" / "seed1"
-    args = trainer_arguments(run_dir)
-    assert args.learning_rate == pytest.approx(1e-4) and args.max_grad_norm == 0
-    intra = json.loads((run_dir / "results.json").read_text())["intra_distillation"]
-    assert intra["divergence_reduction"] == "mean" and intra["num_passes"] == 2
-
-
+# -- 8: the scripts reach every module option (GLUE's: with 9, below) ------------------------------
 @pytest.mark.parametrize("script", ["xtreme/panx.sh", "xtreme/tydiqa.sh"])
 def test_xtreme_scripts_pass_module_options_through(script, tmp_path):
     """What the scripts hand the module: a stub module on PYTHONPATH prints its arguments."""
@@ -449,22 +434,25 @@ def test_broken_torchaudio_is_hidden_before_transformers_loads(tmp_path):
 
 
 # -- 9: HfArgumentParser over the recipe's dataclass, IntraDistillationArguments and TrainingArguments ----
-def test_glue_script_reaches_trainer_and_intra_distillation_options(glue):
-    """Options that only TrainingArguments and IntraDistillationArguments have, through scripts/glue/run.sh."""
+def test_glue_script_reaches_module_trainer_and_intra_distillation_options(glue):
+    """The module's own options (8), and those that only TrainingArguments and
+    IntraDistillationArguments have, through scripts/glue/run.sh: one run, as each starts Transformers."""
     out = glue / "hf-options"
     run(
         ["bash", REPO / "scripts" / "glue" / "run.sh", "--task", "rte", "--method", "intra"]
         + ["--model", glue / "model", "--data-dir", glue / "rte", "--out", out, "--max-steps", "1"]
-        + ["--batch-size", "8", "--weight_decay", "0.01", "--warmup_steps", "0.25", "--adam-epsilon", "1e-6"]
+        + ["--batch-size", "8", "--lr", "1e-4", "--divergence-reduction", "mean", "--num-passes", "2"]
+        + ["--weight_decay", "0.01", "--warmup_steps", "0.25", "--adam-epsilon", "1e-6"]
         + ["--alpha_max_steps", "7", "--divergence", "js"],
         cwd=REPO,
         env=OFFLINE,
     )
     run_dir = out / "rte" / "intra" / "seed1"
     args = trainer_arguments(run_dir)
+    assert args.learning_rate == pytest.approx(1e-4)
     assert (args.weight_decay, args.warmup_steps, args.adam_epsilon) == (0.01, 0.25, 1e-6)
     # The recipe's own flags and settings still set theirs.
-    assert args.learning_rate == pytest.approx(2e-4) and args.max_grad_norm == 0
+    assert args.max_grad_norm == 0
     assert (args.seed, args.max_steps, args.output_dir) == (1, 1, str(run_dir / "checkpoints"))
     # The authors' Adamax gets the decay, as run_glue_no_trainer.py: not on biases and LayerNorm weights.
     (saved,) = run_dir.glob("checkpoints/checkpoint-*/optimizer.pt")
@@ -472,6 +460,7 @@ def test_glue_script_reaches_trainer_and_intra_distillation_options(glue):
     assert sorted(g["weight_decay"] for g in groups) == [0.0, 0.01] and all(g["eps"] == 1e-6 for g in groups)
     intra = json.loads((run_dir / "results.json").read_text())["intra_distillation"]
     assert (intra["alpha_max_steps"], intra["divergence"]) == (7, "js")
+    assert intra["divergence_reduction"] == "mean" and intra["num_passes"] == 2
 
 
 RECIPES = {"glue": ["--task", "rte"], "panx": [], "tydiqa": []}
