@@ -285,6 +285,9 @@ def test_log_file_fix_wraps_fairseq_once():
     assert not getattr(installed.__wrapped__, "_intradistill_log_file_once", False)
 
 
+HF_RECIPES = ("fairseq_intradistill.hf.glue", "fairseq_intradistill.hf.panx", "fairseq_intradistill.hf.tydiqa")
+
+
 @pytest.mark.slow
 def test_help_lists_the_tools_and_each_tool_names_its_command():
     from fairseq_intradistill.__main__ import TOOLS
@@ -293,9 +296,14 @@ def test_help_lists_the_tools_and_each_tool_names_its_command():
     assert "--user-dir" in out
     for tool in TOOLS:
         assert f"python -m {tool} " in out, tool
-    with ThreadPoolExecutor(max_workers=2) as pool:  # every listed tool exists and has --help
-        helps = dict(zip(TOOLS, pool.map(lambda tool: run([sys.executable, "-m", tool, "--help"]).stdout, TOOLS)))
-    for tool, text in TOOLS.items():  # each usage line says how to call the tool
+    # Every listed tool exists and has --help.  The Transformers recipes' (which start Transformers)
+    # are run behind a broken torchaudio in tests/test_hf_authors.py, with the same usage check.
+    tools = [tool for tool in TOOLS if tool not in HF_RECIPES]
+    assert len(tools) == len(TOOLS) - len(HF_RECIPES)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        helps = dict(zip(tools, pool.map(lambda tool: run([sys.executable, "-m", tool, "--help"]).stdout, tools)))
+    for tool in tools:  # each usage line says how to call the tool
+        text = TOOLS[tool]
         assert helps[tool].startswith(f"usage: python -m {tool} "), (tool, helps[tool][:200])
         # a tool with subcommands: the list names exactly those its --help offers ("a | b: ...")
         offered = re.search(r"(?<!\[)\{([a-z0-9_,-]+)\}\s+\.\.\.", helps[tool])

@@ -412,7 +412,9 @@ def test_recipe_help_lists_every_option_behind_a_broken_torchaudio(module, tmp_p
         cwd=REPO,
         env={**OFFLINE, "PYTHONPATH": f"{tmp_path}:{REPO}"},
     )
-    # The recipe's flags, IntraDistillationArguments' and TrainingArguments'.
+    # How to call it (as every tool's --help says: tests/test_cli.py), then the recipe's flags,
+    # IntraDistillationArguments' and TrainingArguments'.
+    assert proc.stdout.startswith(f"usage: python -m fairseq_intradistill.hf.{module} "), proc.stdout[:200]
     for flag in ("--lr", "--max-steps", "--num-passes", "--divergence-reduction", "--weight_decay", "--logging_steps"):
         assert flag in proc.stdout, flag
 
