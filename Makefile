@@ -1,5 +1,5 @@
 # make quickstart   set up .venv, then baseline vs intra-distillation on a small offline corpus
-# make test         set up .venv, then lint (ruff) and the whole test suite on 2 workers (15.5-18.5 min on a slow 2-core machine, venv included)
+# make test         set up .venv, then lint (ruff) and the whole test suite on 2 workers (14 min on a slow 2-core machine, venv included)
 # make test-fast    lint, then the unit tests of the math, schedule, criterion, recipes and results:
 #                   every test not marked slow (pytest -m "not slow"; no end-to-end training), under 2 min
 # make lint         ruff check and ruff format --check, as `make test` runs them
