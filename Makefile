@@ -19,7 +19,8 @@ venv: $(VENV)/.installed
 # torch first, with pip (which reads the machine's pip configuration, where a local CPU wheel
 # may be), so that fairseq's unpinned torch requirement does not pull a CUDA build.  The rest with
 # uv, which downloads and byte-compiles in parallel where pip compiles on one core: on 2 cores
-# about 45 s instead of 90 s.  Byte-compiled, because imports then take half the time.
+# about 45 s instead of 90 s.  Byte-compiled, as pip does: where Python may not write .pyc files
+# itself (PYTHONDONTWRITEBYTECODE), importing fairseq would otherwise take three times as long.
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install "$(TORCH_SPEC)" "uv>=0.5"
