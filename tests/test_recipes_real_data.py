@@ -30,6 +30,9 @@ TRAIN_PAIRS = 300
 # Less than an epoch of the subset (7 updates of the small preset's 2,048 tokens): the one
 # validation of the 3,800-line validation set is the one at the end.
 UPDATES = 6
+VOCAB_SIZE = "300"
+# train.sh's options beyond the pair and preset (run_all.sh's after --).
+TRAIN_OPTIONS = [*TINY_MODEL, "--max-update", str(UPDATES), "--log-interval", "1"]
 SCRIPTS = REPO / "scripts" / "iwslt14"
 PAIR_LABEL = "iwslt14-small:l10n-fr-sv"  # the per-pair table's name for the small preset on this corpus
 
@@ -55,13 +58,13 @@ def done(tmp_path_factory) -> Dict:
     procs = {
         "prepare": bash(
             "prepare.sh", "--langs", "fr", "--archive", ARCHIVE, "--out", out, "--preset", "small",
-            "--train-pairs", str(TRAIN_PAIRS), "--vocab-size", "300",
+            "--train-pairs", str(TRAIN_PAIRS), "--vocab-size", VOCAB_SIZE,
         )
     }  # fmt: skip
     for method in ("baseline", "intra"):
         procs[method] = bash(
             "train.sh", "--lang", "fr", "--method", method, "--preset", "small", "--out", out,
-            *TINY_MODEL, "--max-update", str(UPDATES), "--log-interval", "1",
+            *TRAIN_OPTIONS,
         )  # fmt: skip
         # Greedy and at most 5 tokens: an untrained model would otherwise decode 200 tokens a line.
         bash(
@@ -177,8 +180,8 @@ def test_run_all_passes_the_subset_and_the_preset_to_every_step(done):
     """run_all.sh with the settings the fixture gave each script finds every step done; another
     subset is refused, so --train-pairs and --subset-seed reach prepare.sh."""
     out = done["out"]
-    common = ["--langs", "fr", "--archive", ARCHIVE, "--out", out, "--vocab-size", "300", "--preset", "small"]
-    train = ["--", *TINY_MODEL, "--max-update", str(UPDATES), "--log-interval", "1"]
+    common = ["--langs", "fr", "--archive", ARCHIVE, "--out", out, "--vocab-size", VOCAB_SIZE, "--preset", "small"]
+    train = ["--", *TRAIN_OPTIONS]
     ckpt = out / "runs" / "fr-en" / "intra" / "checkpoint_best.pt"
     before = ckpt.stat().st_mtime_ns
     proc = bash("run_all.sh", *common, "--train-pairs", str(TRAIN_PAIRS), *train)
