@@ -403,11 +403,19 @@ class EvalJob:
         ]
 
 
-def evaluate(job: EvalJob, force: bool = False, devices: Optional[Devices] = None, quiet: bool = False) -> int:
+def evaluate(
+    job: EvalJob,
+    force: bool = False,
+    devices: Optional[Devices] = None,
+    quiet: bool = False,
+    console: Optional[TextIO] = None,
+) -> int:
     """scripts/common/evaluate.sh: decode, put the hypotheses in order, score; its exit status.
 
     ``devices``: the GPUs already found, as for :func:`train`.  ``quiet``: the score is not
     printed on stdout (it is in the result file; self_distill.sh prints its own table).
+    ``console``: a file that gets these messages and the score instead of the terminal (the
+    quickstart keeps each run's in console.log; fairseq-generate's output has its own files).
     """
     if not job.data.is_dir():
         raise RecipeError(f"--data {job.data} does not exist")
@@ -417,28 +425,29 @@ def evaluate(job: EvalJob, force: bool = False, devices: Optional[Devices] = Non
         raise RecipeError(f"--reference {job.reference} is missing or empty")
     result = job.out / f"bleu-{job.subset}.json"
     if result.is_file() and not force:
-        log(f"{result} exists, skipping (use --force to redo)")
+        log(f"{result} exists, skipping (use --force to redo)", console)
         if not quiet:
-            print(result.read_text(), end="", flush=True)
+            print(result.read_text(), end="", flush=True, file=console)
         return 0
     if devices is None:
         devices = find_devices(job.extra)
     job.out.mkdir(parents=True, exist_ok=True)
     options = f", {' '.join(job.extra)}" if job.extra else ""
-    log(f"decoding {job.subset} with {job.checkpoint} (beam {job.beam}, lenpen {job.lenpen}{options})")
+    log(f"decoding {job.subset} with {job.checkpoint} (beam {job.beam}, lenpen {job.lenpen}{options})", console)
     output = job.out / f"generate-{job.subset}.txt"
     partial = output.with_name(output.name + ".tmp")
     generate_log = job.out / f"generate-{job.subset}.log"
     with open(partial, "w") as stdout, open(generate_log, "w") as stderr:
         status = subprocess.run(job.command(devices), stdout=stdout, stderr=stderr).returncode
     if status != 0:
-        _fairseq_broken(shown=False)
+        _fairseq_broken(shown=False, file=console)
         raise RecipeError(f"fairseq-generate failed, see {generate_log}")
     partial.replace(output)
     scoring = [sys.executable, "-m", "fairseq_intradistill.evaluation", "--generate-output", str(output)]
     scoring += ["--reference", str(job.reference), "--hypotheses", str(job.out / f"hyp-{job.subset}.txt")]
     scoring += ["--out", str(result)] + (["--lowercase"] if job.lowercase else [])
-    return subprocess.run(scoring, stdout=subprocess.DEVNULL if quiet else None).returncode
+    stdout = subprocess.DEVNULL if quiet else console
+    return subprocess.run(scoring, stdout=stdout, stderr=console).returncode
 
 
 def _evaluate_prepared(data: Path, prepare: str, job: EvalJob, force: bool, devices: Optional[Devices] = None) -> int:

@@ -62,7 +62,7 @@ def _devices(options: TrainOptions) -> launch.Devices:
     return launch.find_devices(options.fairseq)
 
 
-def _summarise(dirs: Sequence[Path], text: Path, json_path: Path) -> None:
+def summarise(dirs: Sequence[Path], text: Path, json_path: Path) -> None:
     """python -m fairseq_intradistill.results DIRS --json JSON | tee TEXT, in this process."""
     # Imported here: the results need sacreBLEU, which a training or a dry run does not.
     from fairseq_intradistill.results.formatting import format_report
@@ -120,7 +120,7 @@ def run_all(
             if status != 0:
                 return status
     if not dry_run:
-        _summarise([out / "runs" / f"{lang}-en" for lang in langs], out / "results.txt", out / "results.json")
+        summarise([out / "runs" / f"{lang}-en" for lang in langs], out / "results.txt", out / "results.json")
     return 0
 
 
@@ -203,7 +203,7 @@ def ablate(
         if status != 0:
             return status
     if not dry_run:
-        _summarise([folder], folder / "table.txt", folder / "table.json")
+        summarise([folder], folder / "table.txt", folder / "table.json")
     return 0
 
 

@@ -164,13 +164,58 @@ def test_quickstart_end_to_end_with_two_seeds(tmp_path):
 
 def test_quickstart_rejects_bad_options(tmp_path):
     for args, message in (
-        (["--seeds"], "--seeds needs"),
-        (["--seeds", "x"], "--seeds takes"),
-        (["--jobs", "0"], "--jobs"),
-        (["--max-update", "0"], "--max-update"),
+        (["--seeds"], "argument --seeds: expected at least one argument"),
+        (["--seeds", "x"], "--seeds must be non-negative integers (got 'x')"),
+        (["--jobs", "0"], "--jobs must be a positive integer (got '0')"),
+        (["--train-size", "0"], "--train-size must be a positive integer"),
+        (["--rare-words", "-1"], "--rare-words must be a non-negative integer"),
+        (["--eval-size", "x"], "--eval-size must be a positive integer"),
+        (["--max-update", "0"], "--max-update must be a positive integer"),
         (["--patience", "0"], "--patience must be a positive integer or -1"),
         (["--max-len-b", "-1"], "--max-len-b must be a positive integer"),
-        (["--bogus"], "unknown option"),
+        (["--bogus"], "unknown option '--bogus'"),
     ):
         proc = run(["bash", QUICKSTART, "--out", tmp_path / "q", *args], cwd=REPO, check=False)
-        assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert "Usage: scripts/quickstart/run.sh" in proc.stderr
+    assert not (tmp_path / "q").exists()
+
+
+def test_dry_run_prints_the_commands_of_common_train_sh(tmp_path):
+    """One line per seed and method, before any data exists: the commands scripts/common/train.sh
+    builds from the same recipe and options, so that the quickstart trains as the recipes do."""
+    out = tmp_path / "qs"
+    options = ["--max-update", "7", "--patience", "3", "--valid-bleu", "--max-len-b", "5"]
+    proc = run(["bash", QUICKSTART, "--out", out, "--seeds", "4", "2", *options, "--dry-run"], cwd=REPO)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 4 and not out.exists()
+    expected = []
+    for seed in (4, 2):
+        for method in ("baseline", "intra"):
+            common = [
+                "bash",
+                REPO / "scripts" / "common" / "train.sh",
+                "--data",
+                out / "bin",
+                "--method",
+                method,
+                "--recipe",
+                "quickstart",
+                "--save-dir",
+                out / f"seed-{seed}" / method,
+                "--seed",
+                str(seed),
+                "--max-update",
+                "7",
+                "--patience",
+                "3",
+                "--eval-bleu",
+                "--eval-bleu-args",
+                '{"beam": 1, "max_len_b": 5}',
+                "--eval-bleu-remove-bpe",
+                "sentencepiece",
+                "--dry-run",
+            ]
+            expected.append(run(common, cwd=REPO).stdout.strip())
+    assert lines == expected
+    assert "--criterion intra_distillation" in lines[1] and "--seed 2 " in lines[2]

@@ -2,7 +2,8 @@
 
 Kept apart from the table (``recipes/__init__.py``) so that imports point one way: this
 module uses the table, the runner (:mod:`fairseq_intradistill.launch`) and the pipelines over
-it (:mod:`fairseq_intradistill.pipelines`); the pipelines use the runner, the runner the table.
+it (:mod:`fairseq_intradistill.pipelines`, :mod:`fairseq_intradistill.quickstart`); the
+pipelines use the runner, the runner the table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from fairseq_intradistill import launch, pipelines, recipes
+from fairseq_intradistill import launch, pipelines, quickstart, recipes
 from fairseq_intradistill.console import split_prog
 from fairseq_intradistill.recipes import (
     ALPHA_MODES,
@@ -43,6 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     launch.add_parsers(sub, prog)
     pipelines.add_parsers(sub, prog)
+    quickstart.add_parser(sub, prog)
     p = sub.add_parser("flags", help="the recipe's fairseq-train flags, one per line")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="without it: the method's flags only")
     p.add_argument("--method", required=True, choices=sorted(METHOD_FLAGS))
@@ -67,6 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         sys.exit(launch.run(args, extra + rest, argv[2:]))  # the options after "train iwslt14" etc.
     if args.command in pipelines.COMMANDS:
         sys.exit(pipelines.run(args, extra, tail))
+    if args.command == "quickstart":
+        sys.exit(quickstart.run(args, extra + tail))
     if extra or tail:
         parser.error(f"unrecognized arguments: {' '.join(extra + tail)}")
     try:
