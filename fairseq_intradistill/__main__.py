@@ -24,9 +24,8 @@ TOOLS: Dict[str, str] = {
     "fairseq_intradistill.data.spm": "train | encode: a joint SentencePiece model",
     "fairseq_intradistill.data.prepare": "iwslt14 | wmt17: the prepare.sh steps (text, SentencePiece, binaries)",
     "fairseq_intradistill.recipes": (
-        "train | evaluate | run-all | ablate | self-distill | quickstart | flags | batch | get: the recipes; the "
-        "scripts' runs "
-        "(--dry-run)"
+        "train | evaluate | run-all | ablate | self-distill | quickstart | flags | batch | get: "
+        "the recipes; the scripts' runs (--dry-run)"
     ),
     "fairseq_intradistill.data.toy_corpus": "a synthetic parallel corpus (quickstart and tests)",
     "fairseq_intradistill.hf.glue": "GLUE fine-tuning with Transformers, baseline or intra (needs .[hf])",

@@ -41,13 +41,18 @@ SPLITS = ("train", "valid", "test")
 EVAL_SUBSETS = ("valid", "test")
 
 
+def default_jobs() -> int:
+    """Two trainings at once on two or more cores (the two methods of a seed side by side), else one."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 @dataclass
 class Settings:
     """What a quickstart run trains and decodes; the defaults are ``make quickstart``'s."""
 
     out: Path = Path("work/quickstart")
     seeds: List[int] = field(default_factory=lambda: [1])
-    jobs: int = 1
+    jobs: int = field(default_factory=default_jobs)
     valid_bleu: bool = False
     train_size: int = 500
     rare_words: int = 1500
@@ -324,7 +329,7 @@ def settings_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Se
     return Settings(
         out=Path(args.out),
         seeds=[_integer(parser, "--seeds", seed, ("non-negative integers", NATURAL[1])) for seed in args.seeds],
-        jobs=jobs if jobs is not None else (2 if (os.cpu_count() or 1) >= 2 else 1),
+        jobs=jobs if jobs is not None else default_jobs(),
         valid_bleu=args.valid_bleu,
         train_size=_integer(parser, "--train-size", args.train_size, POSITIVE),
         rare_words=_integer(parser, "--rare-words", args.rare_words, NATURAL),
