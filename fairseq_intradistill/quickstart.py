@@ -110,7 +110,7 @@ def prepare(settings: Settings) -> None:
             f"{out} holds a corpus made with '{record.read_text().strip()}', not '{settings.corpus}': "
             "use --force or another --out"
         )
-    raw, pieces, binarised = out / "raw", out / "spm", out / "bin"
+    raw, pieces = out / "raw", out / "spm"
     if not _nonempty(raw / "test.tgt"):
         log(f"step 1/5: generating the toy corpus ({settings.corpus})")
         # Imported here: a dry run needs none of the data modules.
@@ -133,14 +133,15 @@ def prepare(settings: Settings) -> None:
                 partial = pieces / f"{split}.{side}.tmp"
                 spm.encode_file(pieces / "spm.model", raw / f"{split}.{side}", partial)
                 partial.replace(pieces / f"{split}.{side}")
-    if not (binarised / "test.src-tgt.tgt.bin").is_file():
+    if not (out / "bin" / "done").is_file():
         log("step 3/5: binarising with fairseq-preprocess")
-        shutil.rmtree(binarised, ignore_errors=True)
-        command = [launch.executable("fairseq-preprocess"), "--source-lang", "src", "--target-lang", "tgt"]
-        command += ["--joined-dictionary", "--destdir", str(binarised), "--workers", "2"]
-        for split in SPLITS:
-            command += [f"--{split}pref", str(pieces / split)]
-        _run_logged(command, out / "preprocess.log", "fairseq-preprocess")
+        # The recipes' step (OUT/spm -> OUT/bin, OUT/preprocess.log, bin/done last).
+        from fairseq_intradistill.data.prepare import StepError, binarise
+
+        try:
+            binarise(out, "src", "tgt", workers=2, what="")
+        except StepError as e:
+            raise RecipeError(str(e)) from e
 
 
 def _nonempty(path: Path) -> bool:
